@@ -1,0 +1,161 @@
+"""The LightningModule: shared trunk + per-source heads, trained by Algorithm 1."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import pytorch_lightning as pl
+import torch
+from torch import nn
+
+from mtl_music.training.data import JOINT, SELF
+from mtl_music.training.losses import LossWeighting, kl_to_targets, same_track_loss
+
+
+class MultiSourceModule(pl.LightningModule):
+    """Holds a :class:`~mtl_music.models.MultiSourceNetwork` and trains it on batches of
+    :class:`~mtl_music.training.data.TrainSteps`.
+
+    Parameters of sources that a step did not draw are left exactly as they were: their
+    gradients are set to ``None`` before the optimiser step, so Adam applies neither
+    weight decay nor momentum to them (R5.2).
+
+    The checkpoint is self-contained for transfer evaluation: the hyper-parameters rebuild
+    the network, and the training split's per-band statistics are buffers
+    (``band_mean``, ``band_std``, shape ``(n_mels,)``) used by :meth:`standardize`.
+    """
+
+    def __init__(
+        self,
+        *,
+        arch: Mapping[str, Any],
+        trunk: Mapping[str, Any],
+        sources: Mapping[str, int],
+        frontend: Mapping[str, Any],
+        optim: Mapping[str, Any],
+        loss_weighting: str = "equal",
+        channels_last: bool = False,
+        crop_frames: int = 216,
+        data_name: str = "",
+        source_categories: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        from mtl_music.models import build_network
+
+        n_mels = int(frontend["n_mels"])
+        self.network = build_network(
+            arch=_as_cfg(arch), trunk=_as_cfg(trunk), sources=dict(sources), in_channels=2,
+            n_mels=n_mels, crop_frames=crop_frames,
+        )
+        self.source_names = list(sources)
+        self.weighting = LossWeighting(loss_weighting, self.source_names)
+        self.register_buffer("band_mean", torch.zeros(n_mels))
+        self.register_buffer("band_std", torch.ones(n_mels))
+        self.channels_last = channels_last
+        if channels_last:
+            self.network = self.network.to(memory_format=torch.channels_last)
+        self._active: set[str] = set()
+        self._ids_of_source: dict[str, set[int]] = {}
+
+    # ----------------------------------------------------------------- helpers
+    def set_band_statistics(self, mean, std) -> None:
+        """Store the training split's per-band mean and std ((n_mels,) each)."""
+        self.band_mean.copy_(torch.as_tensor(mean, dtype=torch.float32))
+        self.band_std.copy_(torch.as_tensor(std, dtype=torch.float32))
+
+    def standardize(self, mel_db: torch.Tensor) -> torch.Tensor:
+        """(…, T, n_mels) dB-mel -> standardised with the training statistics."""
+        return (mel_db - self.band_mean) / self.band_std
+
+    def _input(self, x: torch.Tensor) -> torch.Tensor:
+        return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
+
+    def representation(self, x: torch.Tensor) -> torch.Tensor:
+        """fc-feature of every branch, concatenated: (B, d·m) or (B, d)."""
+        return self.network.representation(self._input(x))
+
+    def _source_param_ids(self, source: str) -> set[int]:
+        ids = self._ids_of_source.get(source)
+        if ids is None:
+            params = list(self.network.source_parameters(source)) + self.weighting.source_parameters(source)
+            ids = {id(p) for p in params}
+            self._ids_of_source[source] = ids
+        return ids
+
+    # ---------------------------------------------------------------- training
+    def _source_loss(self, batch: dict, source: str) -> torch.Tensor:
+        if source == SELF:
+            logits = self.network.forward_self(self._input(batch["x"]), self._input(batch["x_right"]))
+            return same_track_loss(logits, batch["same"])
+        logits = self.network(self._input(batch["x"]), source=source)
+        return kl_to_targets(logits, batch["z"])
+
+    def _losses(self, batch: dict) -> dict[str, torch.Tensor]:
+        source = batch["source"]
+        if source != JOINT:
+            return {source: self._source_loss(batch, source)}
+        # Joint sampling (R5.3): one shared-trunk pass for every labelled head.
+        labelled = [s for s in self.source_names if s != SELF]
+        losses: dict[str, torch.Tensor] = {}
+        if labelled:
+            logits = self.network.forward_all(self._input(batch["x"]), sources=labelled)
+            losses = {s: kl_to_targets(logits[s], batch["z"][s]) for s in labelled}
+        if SELF in self.source_names:
+            losses[SELF] = self._source_loss(batch, SELF)
+        return losses
+
+    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+        losses = self._losses(batch)
+        self._active = set(losses)
+        total = sum(self.weighting(s, loss) for s, loss in losses.items())
+        bs = batch["x"].shape[0]
+        for s, loss in losses.items():
+            self.log(f"train/{s}_loss", loss.detach(), on_step=True, on_epoch=True, batch_size=bs)
+        self.log("train/loss", total.detach(), on_step=True, on_epoch=True, prog_bar=True, batch_size=bs)
+        return total
+
+    def on_before_optimizer_step(self, optimizer) -> None:
+        # A branch that took no part in this step keeps its exact weights: no weight decay,
+        # no Adam moment update (Adam skips parameters whose grad is None).
+        if self._active >= set(self.source_names):
+            return
+        keep: set[int] = set()
+        for s in self._active:
+            keep |= self._source_param_ids(s)
+        for p in self.parameters():
+            if id(p) not in keep:
+                p.grad = None
+
+    def on_validation_epoch_start(self) -> None:
+        self._val_sums: dict[str, list[torch.Tensor]] = {}
+
+    def validation_step(self, batch: dict, batch_idx: int) -> None:
+        source = batch["source"]
+        n = batch["x"].shape[0]
+        loss = self._source_loss(batch, source).detach()
+        acc = self._val_sums.setdefault(source, [torch.zeros((), device=loss.device), torch.zeros((), device=loss.device)])
+        acc[0] += loss * n
+        acc[1] += n
+
+    def on_validation_epoch_end(self) -> None:
+        # Track-weighted mean per source; val/loss (the checkpoint monitor) is their mean.
+        means = []
+        for source in self.source_names:
+            if source in self._val_sums:
+                total, count = self._val_sums[source]
+                mean = total / count
+                means.append(mean)
+                self.log(f"val/{source}_loss", mean, sync_dist=True)
+        if means:
+            self.log("val/loss", torch.stack(means).mean(), prog_bar=True, sync_dist=True)
+
+    def configure_optimizers(self):
+        o = self.hparams.optim
+        return torch.optim.Adam(self.parameters(), lr=float(o["lr"]), weight_decay=float(o["weight_decay"]))
+
+
+def _as_cfg(value):
+    from omegaconf import DictConfig, OmegaConf
+
+    return value if isinstance(value, DictConfig) else OmegaConf.create(dict(value))
