@@ -1,0 +1,26 @@
+"""The network zoo (paper Sect. 3.1–3.2, Table 3, Table 4, Fig. 5): the base CNN as a list
+of blocks, one builder that cuts it at the branch point for all six strategies, two trunks
+(``vgg``, ``musically_motivated``), per-source heads and the siamese ``self`` head."""
+
+from mtl_music.models.network import SELF_SOURCE, STRATEGIES, MultiSourceNetwork, build_network
+
+__all__ = [
+    "SELF_SOURCE",
+    "STRATEGIES",
+    "MultiSourceNetwork",
+    "ParameterRow",
+    "build_network",
+    "count_parameters",
+    "parameter_table",
+]
+
+_FROM_PARAMS = {"ParameterRow", "count_parameters", "parameter_table"}
+
+
+def __getattr__(name: str):
+    # Imported on first use, so `python -m mtl_music.models.params` runs its module fresh.
+    if name in _FROM_PARAMS:
+        from mtl_music.models import params
+
+        return getattr(params, name)
+    raise AttributeError(f"module 'mtl_music.models' has no attribute {name!r}")
