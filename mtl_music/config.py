@@ -1,14 +1,66 @@
-"""Where the Hydra configs live and how code outside a Hydra app composes them."""
+"""Where the Hydra configs live, how code outside a Hydra app composes them, and the
+check that turns an unknown config-group option into an error listing the valid ones."""
 
 from __future__ import annotations
 
+import re
+import sys
 from pathlib import Path
 from typing import Sequence
 
 from omegaconf import DictConfig
 
+from mtl_music.errors import ConfigError
+
 #: The repository's ``conf/`` directory (the package is installed editable, see Makefile).
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
+
+_OVERRIDE = re.compile(r"^(?P<group>[A-Za-z_][\w/]*)(@[\w.]+)?=(?P<value>.+)$")
+
+
+def group_options(group: str, *, search_path: Sequence[Path] = ()) -> list[str]:
+    """The option names of a config group (``source`` → ``[artist, bpm, ...]``), in ``conf/``
+    and in any extra search-path folder (``hydra.searchpath=[file://...]``)."""
+    return sorted({p.stem for root in (CONF_DIR, *search_path) for p in (Path(root) / group).glob("*.yaml")})
+
+
+def _search_path(overrides: Sequence[str]) -> list[Path] | None:
+    """Folders added by ``hydra.searchpath``; ``None`` when one is not a plain folder."""
+    folders: list[Path] = []
+    for override in overrides:
+        if override.lstrip("+").startswith("hydra.searchpath="):
+            for entry in re.split(r"[\[\],\s]+", override.split("=", 1)[1]):
+                if not entry:
+                    continue
+                if not entry.startswith("file://"):
+                    return None  # a package path: leave the check to Hydra
+                folders.append(Path(entry[len("file://"):]))
+    return folders
+
+
+def check_group_overrides(overrides: Sequence[str]) -> None:
+    """Raises :class:`ConfigError` naming the valid choices when an override selects an option
+    that a config group does not have — including list selections (``source=[tag,nope]``)
+    and sweeps (``arch=ss_r,ms_cr@3``), for which Hydra itself lists nothing."""
+    search_path = _search_path(overrides)
+    if search_path is None:
+        return
+    for override in overrides:
+        match = _OVERRIDE.match(override.strip())
+        if not match:
+            continue
+        group = match["group"]
+        if not any((Path(r) / group).is_dir() for r in (CONF_DIR, *search_path)) or "(" in match["value"] or "$" in match["value"]:
+            continue  # not a group, or a sweep function / interpolation Hydra resolves itself
+        valid = group_options(group, search_path=search_path)
+        names = [n for n in re.split(r"[\[\],\s]+", match["value"]) if n and n != "null"]
+        unknown = [n for n in names if n not in valid]
+        if unknown:
+            raise ConfigError(
+                f"unknown {group} option(s) {', '.join(repr(n) for n in unknown)} in '{override}'. "
+                f"Valid {group} options: {', '.join(valid)}"
+                + (" (a new learning source is one YAML file in conf/source/)" if group == "source" else "")
+            )
 
 
 def compose(config_name: str, overrides: Sequence[str] = ()) -> DictConfig:
@@ -20,6 +72,17 @@ def compose(config_name: str, overrides: Sequence[str] = ()) -> DictConfig:
     from hydra import initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
+    check_group_overrides(overrides)
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         return hydra_compose(config_name=config_name, overrides=list(overrides))
+
+
+def check_command_line() -> None:
+    """For ``python -m mtl_music.<app>``: checks ``sys.argv``'s group overrides before Hydra
+    composes, and exits with status 2 and the valid choices on an unknown one."""
+    try:
+        check_group_overrides([a for a in sys.argv[1:] if not a.startswith("-")])
+    except ConfigError as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)

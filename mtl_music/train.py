@@ -18,7 +18,7 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from mtl_music.cli import user_errors_exit
-from mtl_music.config import CONF_DIR
+from mtl_music.config import CONF_DIR, check_command_line
 from mtl_music.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -218,12 +218,19 @@ def run(cfg: DictConfig) -> TrainResult:
         crop_frames=int(cfg.data.crop_frames),
         data_name=str(cfg.data.name),
         source_categories={n: str(cfg.source[n].get("category", "")) for n in names},
+        seed=int(cfg.seed),
     )
     module.set_band_statistics(cache.mean, cache.std)
 
     checkpoints = ModelCheckpoint(
         dirpath=str(run_dir / "checkpoints"), filename="best", monitor="val/loss", mode="min",
-        save_top_k=1, save_last=True, auto_insert_metric_name=False,
+        save_top_k=1, auto_insert_metric_name=False, enable_version_counter=False,
+    )
+    # Lightning's save_last only writes when a top-k checkpoint was written in that step; a
+    # resumable run needs the latest state after every epoch, improved or not.
+    last_checkpoint = ModelCheckpoint(
+        dirpath=str(run_dir / "checkpoints"), filename="last", monitor=None, save_top_k=1,
+        auto_insert_metric_name=False, enable_version_counter=False,
     )
     tags = [str(cfg.arch.name), *names]
     logger = build_logger(cfg, run_dir=run_dir, run_name=f"{cfg.arch.name}-{'+'.join(names)}-s{cfg.seed}",
@@ -237,7 +244,7 @@ def run(cfg: DictConfig) -> TrainResult:
         precision=resolve_precision(cfg.trainer.precision, str(cfg.trainer.accelerator)),
         sync_batchnorm=bool(cfg.trainer.sync_batchnorm),
         logger=logger,
-        callbacks=[checkpoints, RichProgressBar(leave=True), RankConsistencyCheck(run_dir)],
+        callbacks=[checkpoints, last_checkpoint, RichProgressBar(leave=True), RankConsistencyCheck(run_dir)],
         use_distributed_sampler=False,  # ranks share the step plan and split each batch
         default_root_dir=str(run_dir),
         log_every_n_steps=int(cfg.trainer.log_every_n_steps),
@@ -285,4 +292,5 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
+    check_command_line()
     main()

@@ -220,8 +220,10 @@ class EpochSteps(Sampler[int]):
         return self.steps_per_epoch if self.limit is None else min(self.limit, self.steps_per_epoch)
 
     def __iter__(self):
+        # A generator, so the epoch is read when iteration really starts: on resume Lightning
+        # creates the iterator before it calls set_epoch.
         first = self.epoch * self.steps_per_epoch
-        return iter(range(first, first + len(self)))
+        yield from range(first, first + len(self))
 
 
 class ValidationBatches(Dataset):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Mapping
 
 import pytorch_lightning as pl
+import torch
 from torch.utils.data import DataLoader
 
 from mtl_music.training.data import EpochSteps, SourceTracks, TrainSteps, ValidationBatches
@@ -64,6 +65,9 @@ class MultiSourceDataModule(pl.LightningDataModule):
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
             pin_memory=False,
+            # Its own generator: creating an iterator must not draw from torch's global RNG
+            # (dropout's), or a resumed run would diverge from an uninterrupted one.
+            generator=torch.Generator().manual_seed(self.seed),
         )
 
     def train_dataloader(self) -> DataLoader:

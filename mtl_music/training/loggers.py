@@ -14,11 +14,12 @@ def build_logger(cfg: DictConfig, *, run_dir: Path, run_name: str, group: str | 
     if kind == "csv":
         from pytorch_lightning.loggers import CSVLogger
 
-        return CSVLogger(save_dir=str(run_dir), name="csv", version="")
+        # version=None: a resumed run writes version_1/ beside version_0/ instead of replacing it.
+        return CSVLogger(save_dir=str(run_dir), name="csv")
     if kind == "tensorboard":
         from pytorch_lightning.loggers import TensorBoardLogger
 
-        return TensorBoardLogger(save_dir=str(run_dir), name="tensorboard", version="")
+        return TensorBoardLogger(save_dir=str(run_dir), name="tensorboard")
     if kind == "wandb":
         try:
             from pytorch_lightning.loggers import WandbLogger

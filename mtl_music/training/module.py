@@ -38,6 +38,7 @@ class MultiSourceModule(pl.LightningModule):
         crop_frames: int = 216,
         data_name: str = "",
         source_categories: Mapping[str, str] | None = None,
+        seed: int = 0,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
@@ -84,6 +85,12 @@ class MultiSourceModule(pl.LightningModule):
         return ids
 
     # ---------------------------------------------------------------- training
+    def on_train_epoch_start(self) -> None:
+        # Dropout draws from torch's global generator, which a checkpoint does not restore:
+        # seeding it per epoch makes a run resumed from an epoch-end checkpoint bit-identical
+        # to an uninterrupted one. Ranks differ on purpose (their batches differ too).
+        torch.manual_seed(int(self.hparams.seed) * 1_000_003 + self.current_epoch * 101 + self.global_rank)
+
     def _source_loss(self, batch: dict, source: str) -> torch.Tensor:
         if source == SELF:
             logits = self.network.forward_self(self._input(batch["x"]), self._input(batch["x_right"]))

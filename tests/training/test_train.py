@@ -14,12 +14,21 @@ from fixtures import tiny_overrides
 from mtl_music.config import compose
 from mtl_music.errors import ConfigError
 
-SMALL_K = ["source.tag.k=3", "source.bpm.k=3", "source.cdr_tag.k=3", "source.year.k=3"]
+
+
+def small_k(*names):
+    """The tiny dataset has 32 tracks and 6 tags: k = 3 topics / mixture components."""
+    return [f"source.{n}.k=3" for n in names if n != "self"]
 
 
 def _cfg(root, run_dir, *extra):
-    return compose("train", [*tiny_overrides(root), *SMALL_K, f"run_dir={run_dir}", "epochs=1",
-                             "validation.batches_per_source=1", *extra])
+    cfg = compose("train", [*tiny_overrides(root), f"run_dir={run_dir}", "epochs=1",
+                            "validation.batches_per_source=1", *extra])
+    explicit = {e.split("=")[0] for e in extra}
+    for name in cfg.source:
+        if name != "self" and f"source.{name}.k" not in explicit:
+            cfg.source[name].k = 3
+    return cfg
 
 
 def test_train_writes_a_complete_run_directory(tiny_root, tmp_path):
@@ -35,7 +44,7 @@ def test_train_writes_a_complete_run_directory(tiny_root, tmp_path):
     assert set(summary["sources"]) == {"tag", "bpm"}
     assert summary["representation_dim"] == 512
     assert "val/tag_loss" in result.metrics and "val/bpm_loss" in result.metrics
-    metrics_csv = (run_dir / "csv" / "metrics.csv").read_text()
+    metrics_csv = (run_dir / "csv" / "version_0" / "metrics.csv").read_text()
     assert "val/loss" in metrics_csv and "train/loss" in metrics_csv
     ckpt = torch.load(run_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
     assert ckpt["hyper_parameters"]["sources"] == {"tag": 3, "bpm": 3}
@@ -55,6 +64,8 @@ def test_resumed_run_equals_uninterrupted_run(tiny_root, tmp_path):
     assert a.keys() == b.keys()
     for key in a:
         torch.testing.assert_close(a[key], b[key], rtol=0, atol=0, msg=key)
+    # The first attempt's metrics are kept beside the resumed attempt's.
+    assert len(list((tmp_path / "killed" / "csv").glob("version_*/metrics.csv"))) == 2
 
 
 def test_inactive_branches_are_not_moved(tiny_root, tmp_path):
@@ -126,14 +137,20 @@ def test_a_source_without_labels_in_the_dataset_fails_with_the_usable_ones(tiny_
 
 
 def test_unknown_source_and_strategy_list_the_valid_choices():
-    from hydra.errors import MissingConfigException
-
-    with pytest.raises(MissingConfigException) as err:
+    with pytest.raises(ConfigError) as err:
         compose("train", ["source=[tag,nosuchsource]"])
-    assert "bpm" in str(err.value) and "lyrics" in str(err.value)
-    with pytest.raises(MissingConfigException) as err:
+    assert "nosuchsource" in str(err.value) and "bpm" in str(err.value) and "lyrics" in str(err.value)
+    with pytest.raises(ConfigError) as err:
         compose("train", ["arch=ms_cr@3"])
-    assert "ms_cr@4" in str(err.value)
+    assert "ms_cr@4" in str(err.value) and "mss_cr" in str(err.value)
+    with pytest.raises(ConfigError, match="nope"):
+        compose("train", ["source=[tag],[tag,nope]"])  # sweep syntax
+
+
+def test_unknown_source_on_the_command_line_exits_with_the_valid_choices(tmp_path):
+    proc = _train_cli(["source=[tag,nosuchsource]"], tmp_path, timeout=120)
+    assert proc.returncode == 2
+    assert "nosuchsource" in proc.stderr and "cdr_tag" in proc.stderr and "Traceback" not in proc.stderr
 
 
 def test_joint_sampling_with_uncertainty_weighting_trains(tiny_root, tmp_path):
@@ -169,7 +186,7 @@ def _train_cli(args, cwd, env_extra=None, timeout=600):
 def test_ddp_on_two_cpu_processes_keeps_ranks_identical(tiny_root, tmp_path):
     run_dir = tmp_path / "ddp"
     proc = _train_cli([
-        *tiny_overrides(tiny_root), *SMALL_K, "source=[tag,bpm,self]", "arch=ms_cr@4", "epochs=2",
+        *tiny_overrides(tiny_root), *small_k("tag", "bpm"), "source=[tag,bpm,self]", "arch=ms_cr@4", "epochs=2",
         "validation.batches_per_source=1", "trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2",
         "trainer.precision=32-true", "model.channels_last=false", f"hydra.run.dir={run_dir}",
     ], cwd=tmp_path, timeout=400)
@@ -182,21 +199,25 @@ def test_ddp_on_two_cpu_processes_keeps_ranks_identical(tiny_root, tmp_path):
 
 @pytest.mark.slow
 def test_cli_run_and_sweep(tiny_root, tmp_path):
-    common = [*tiny_overrides(tiny_root), *SMALL_K, "epochs=1", "validation.batches_per_source=1", "limit_train_steps=2"]
-    single = _train_cli([*common, "source=[tag,bpm]", "arch=ms_cr@4", f"hydra.run.dir={tmp_path / 'one'}"], tmp_path)
+    common = [*tiny_overrides(tiny_root), "epochs=1", "validation.batches_per_source=1", "limit_train_steps=2"]
+    single = _train_cli([*common, *small_k("tag", "bpm"), "source=[tag,bpm]", "arch=ms_cr@4", f"hydra.run.dir={tmp_path / 'one'}"], tmp_path)
     assert single.returncode == 0, single.stderr[-3000:]
     assert (tmp_path / "one" / ".hydra" / "config.yaml").is_file()
     assert "best checkpoint" in single.stdout
 
-    sweep = _train_cli(["-m", *common, "source=[tag],[tag,bpm]", "arch=ss_r,ms_cr@2,ms_sr@fc",
+    # k (topics / mixture components of every source, 50 in the paper) is one top-level value
+    sweep = _train_cli(["-m", *common, "source=[tag],[tag,bpm]", "k=3", "arch=ss_r,ms_cr@2,ms_sr@fc",
                         f"hydra.sweep.dir={tmp_path / 'sweep'}"], tmp_path)
     assert sweep.returncode == 0, sweep.stderr[-3000:]
     jobs = sorted(p for p in (tmp_path / "sweep").iterdir() if p.is_dir())
     assert len(jobs) == 6
     trained = [j for j in jobs if (j / "summary.json").is_file()]
     skipped = [j for j in jobs if (j / "SKIPPED.txt").is_file()]
-    assert len(trained) == 5 and len(skipped) == 1  # ss_r with two sources is skipped, with its reason
-    assert "ss_r" in (skipped[0] / "SKIPPED.txt").read_text()
+    # ss_r takes one source and the multi-source strategies two or more: three jobs train, and
+    # the three impossible ones are skipped with their reason instead of ending the sweep.
+    assert len(trained) == 3 and len(skipped) == 3
+    assert {json.loads((j / "summary.json").read_text())["arch"] for j in trained} == {"ss_r", "ms_cr@2", "ms_sr@fc"}
+    assert any("ss_r" in (j / "SKIPPED.txt").read_text() for j in skipped)
 
 
 def test_multirun_with_in_process_ddp_is_refused(tiny_root, tmp_path):
