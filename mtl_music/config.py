@@ -8,12 +8,16 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from mtl_music.errors import ConfigError
 
 #: The repository's ``conf/`` directory (the package is installed editable, see Makefile).
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
+
+# ${join_keys:${source}} -> "tag+bpm": names sweep job folders after their learning sources.
+if not OmegaConf.has_resolver("join_keys"):
+    OmegaConf.register_new_resolver("join_keys", lambda node: "+".join(str(k) for k in node))
 
 _OVERRIDE = re.compile(r"^(?P<group>[A-Za-z_][\w/]*)(@[\w.]+)?=(?P<value>.+)$")
 

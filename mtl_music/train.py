@@ -150,6 +150,16 @@ def resolve_precision(precision: str, accelerator: str) -> str:
     return "bf16-mixed" if torch.ops.mkldnn._is_mkldnn_bf16_supported() else "32-true"
 
 
+def _sync_batchnorm(cfg: DictConfig) -> bool:
+    """SyncBatchNorm needs GPUs (PyTorch has no CPU implementation); a CPU DDP run (tests,
+    debugging) keeps per-rank BatchNorm statistics instead, with a warning."""
+    wanted = bool(cfg.trainer.sync_batchnorm)
+    if wanted and str(cfg.trainer.accelerator) == "cpu":
+        log.warning("trainer.sync_batchnorm=true is ignored on accelerator=cpu (PyTorch's SyncBatchNorm is GPU-only)")
+        return False
+    return wanted
+
+
 def _run_dir(cfg: DictConfig) -> Path:
     from hydra.core.hydra_config import HydraConfig
 
@@ -242,7 +252,7 @@ def run(cfg: DictConfig) -> TrainResult:
         num_nodes=int(cfg.trainer.num_nodes),
         strategy=_strategy(cfg),
         precision=resolve_precision(cfg.trainer.precision, str(cfg.trainer.accelerator)),
-        sync_batchnorm=bool(cfg.trainer.sync_batchnorm),
+        sync_batchnorm=_sync_batchnorm(cfg),
         logger=logger,
         callbacks=[checkpoints, last_checkpoint, RichProgressBar(leave=True), RankConsistencyCheck(run_dir)],
         use_distributed_sampler=False,  # ranks share the step plan and split each batch
