@@ -26,7 +26,7 @@ test: install
 	WANDB_MODE=offline $(PY) -m pytest -q
 
 demo: install
-	$(PY) -m mtl_music.demo
+	$(PY) -m mtl_music.train
 
 bench: install
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
