@@ -23,7 +23,11 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 QUICK = os.environ.get("MTL_BENCH_QUICK") == "1"
-STEPS = 4 if QUICK else 10
+STEPS = 4 if QUICK else 24
+# oneDNN and the allocator take several steps to settle (measured: the first steps of a fresh
+# network run up to 2x slower), so both sides drop this many steps before timing.
+WARMUP = 2 if QUICK else 8
+ROUNDS = 1 if QUICK else 3
 BATCH = 128
 SOURCES8 = ["self", "bpm", "year", "tag", "taste", "cdr_tag", "lyrics", "artist"]
 
@@ -46,7 +50,11 @@ def make_sources(cache, names):
 
     rng = np.random.default_rng(0)
     splits = np.asarray(cache.splits)
-    train, valid = np.flatnonzero(splits == "train"), np.flatnonzero(splits == "valid")
+    # Each cached track stands for many: the pool is long enough for WARMUP + STEPS steps in one epoch,
+    # so Lightning's per-epoch work is not counted into a step (a real epoch has hundreds of steps).
+    train = np.flatnonzero(splits == "train")
+    train = np.tile(train, -(-(STEPS + WARMUP) * BATCH * len(names) // len(train)))
+    valid = np.flatnonzero(splits == "valid")
     out = {}
     for n in names:
         if n == "self":
@@ -68,7 +76,7 @@ def run_ours(cache, names, arch_name, *, num_workers):
     cfg = compose("train", [f"arch={arch_name}"])
     sources = make_sources(cache, names)
     dm = MultiSourceDataModule(crops=RandomCrops(cache, crop_frames=216), sources=sources, batch_size=BATCH, seed=0,
-                               num_workers=num_workers, val_batches_per_source=0, limit_train_steps=STEPS + 1)
+                               num_workers=num_workers, val_batches_per_source=0, limit_train_steps=STEPS + WARMUP)
     module = MultiSourceModule(arch=dict(cfg.arch), trunk=dict(cfg.trunk), sources={n: s.k for n, s in sources.items()},
                                frontend={"n_mels": 128}, optim={"lr": 2.5e-4, "weight_decay": 1e-6},
                                channels_last=True)
@@ -89,8 +97,8 @@ def run_ours(cache, names, arch_name, *, num_workers):
                          enable_model_summary=False, limit_val_batches=0, num_sanity_val_steps=0,
                          use_distributed_sampler=False, callbacks=[timer])
     trainer.fit(module, datamodule=dm)
-    starts, ends = np.array(timer.starts[1:]), np.array(timer.ends[1:])  # the first step warms up
-    wall = ends[-1] - timer.ends[0]
+    starts, ends = np.array(timer.starts[WARMUP:]), np.array(timer.ends[WARMUP:])
+    wall = ends[-1] - timer.ends[WARMUP - 1]
     compute = np.sum(ends - starts)
     return BATCH * len(ends) / wall, 1.0 - compute / wall
 
@@ -105,7 +113,7 @@ def run_bare(cache, names, arch_name, *, channels_last, bf16):
     cfg = compose("train", [f"arch={arch_name}"])
     sources = make_sources(cache, names)
     steps = TrainSteps(crops=RandomCrops(cache, crop_frames=216), sources=list(sources.values()), batch_size=BATCH, seed=0)
-    batches = [steps[g] for g in range(STEPS + 1)]  # pre-built: the bare loop never waits for data
+    batches = [steps[g] for g in range(STEPS + WARMUP)]  # pre-built: the bare loop never waits for data
     net = build_network(arch=cfg.arch, trunk=cfg.trunk, sources={n: s.k for n, s in sources.items()})
     fmt = torch.channels_last if channels_last else torch.contiguous_format
     net = net.to(memory_format=fmt).train()
@@ -123,7 +131,7 @@ def run_bare(cache, names, arch_name, *, channels_last, bf16):
         loss.backward()
         opt.step()
         times.append(time.perf_counter() - t)
-    return BATCH * len(times[1:]) / sum(times[1:])
+    return BATCH * len(times[WARMUP:]) / sum(times[WARMUP:])
 
 
 def main() -> None:
@@ -133,13 +141,21 @@ def main() -> None:
         cache = build_cache(Path(tmp))
         print(f"batch {BATCH}, {STEPS} timed steps, torch threads {torch.get_num_threads()}, native bf16: {bf16}")
         for arch_name, names in (("ss_r", ["tag"]), ("ms_cr@2", SOURCES8)):
+            # The machine's speed drifts by tens of percent within a minute: ours and the bare best
+            # are measured ROUNDS times, interleaved, and each side keeps its best round.
             bare = {
                 "fp32": run_bare(cache, names, arch_name, channels_last=False, bf16=False),
                 "channels_last": run_bare(cache, names, arch_name, channels_last=True, bf16=False),
                 "channels_last+bf16": run_bare(cache, names, arch_name, channels_last=True, bf16=True) if bf16 else 0.0,
             }
             best_name = max(bare, key=bare.get)
-            ours, wait = run_ours(cache, names, arch_name, num_workers=0)
+            best_kw = dict(channels_last=best_name != "fp32", bf16=best_name.endswith("bf16"))
+            ours, wait = 0.0, 0.0
+            for _ in range(ROUNDS):
+                o, w = run_ours(cache, names, arch_name, num_workers=0)
+                if o > ours:
+                    ours, wait = o, w
+                bare[best_name] = max(bare[best_name], run_bare(cache, names, arch_name, **best_kw))
             ours_w, wait_w = run_ours(cache, names, arch_name, num_workers=1)
             print(f"\n{arch_name} with {len(names)} source(s)")
             for k, v in bare.items():

@@ -189,6 +189,18 @@ def _sweep_group(run_dir: Path) -> str:
     return run_dir.parent.name if _is_multirun() else run_dir.name
 
 
+def _transfer_callbacks(cfg: DictConfig, run_dir: Path) -> list:
+    targets = cfg.get("target") or {}
+    if not targets:
+        return []
+    from mtl_music.evaluation.callback import TransferEvaluation
+
+    ev = cfg.evaluation
+    return [TransferEvaluation(targets=dict(targets), data_root=Path(str(cfg.paths.data_root)).expanduser(),
+                               run_dir=run_dir, baselines=list(ev.baselines), n_repetitions=int(ev.repetitions),
+                               seed=int(ev.seed), num_workers=int(ev.num_workers), batch_slices=int(ev.batch_slices))]
+
+
 def run(cfg: DictConfig) -> TrainResult:
     """Trains one representation as configured; returns where everything went."""
     import pytorch_lightning as pl
@@ -254,7 +266,8 @@ def run(cfg: DictConfig) -> TrainResult:
         precision=resolve_precision(cfg.trainer.precision, str(cfg.trainer.accelerator)),
         sync_batchnorm=_sync_batchnorm(cfg),
         logger=logger,
-        callbacks=[checkpoints, last_checkpoint, RichProgressBar(leave=True), RankConsistencyCheck(run_dir)],
+        callbacks=[checkpoints, last_checkpoint, RichProgressBar(leave=True), RankConsistencyCheck(run_dir),
+                   *_transfer_callbacks(cfg, run_dir)],
         use_distributed_sampler=False,  # ranks share the step plan and split each batch
         default_root_dir=str(run_dir),
         log_every_n_steps=int(cfg.trainer.log_every_n_steps),

@@ -78,6 +78,12 @@ def write_tiny_dataset(root: Path, *, n_tracks: int = 32, seconds: float = 6.0, 
     return root
 
 
+def tiny_train_overrides(data_root: Path, name: str = "tiny") -> list[str]:
+    """:func:`tiny_overrides` for ``conf/train.yaml``, without the default transfer targets
+    (tests that evaluate name their own)."""
+    return [*tiny_overrides(data_root, name), "target=[]"]
+
+
 def tiny_overrides(data_root: Path, name: str = "tiny") -> list[str]:
     """Hydra overrides that point ``data=folder`` at a dataset written by :func:`write_tiny_dataset`
     under ``data_root/name``."""

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from fixtures import tiny_overrides
+from fixtures import tiny_train_overrides
 from mtl_music.config import compose
 from mtl_music.errors import ConfigError
 
@@ -22,7 +22,7 @@ def small_k(*names):
 
 
 def _cfg(root, run_dir, *extra):
-    cfg = compose("train", [*tiny_overrides(root), f"run_dir={run_dir}", "epochs=1",
+    cfg = compose("train", [*tiny_train_overrides(root), f"run_dir={run_dir}", "epochs=1",
                             "validation.batches_per_source=1", *extra])
     explicit = {e.split("=")[0] for e in extra}
     for name in cfg.source:
@@ -187,7 +187,7 @@ def _train_cli(args, cwd, env_extra=None, timeout=600):
 def test_ddp_on_two_cpu_processes_keeps_ranks_identical(tiny_root, tmp_path):
     run_dir = tmp_path / "ddp"
     proc = _train_cli([
-        *tiny_overrides(tiny_root), *small_k("tag", "bpm"), "source=[tag,bpm,self]", "arch=ms_cr@4", "epochs=2",
+        *tiny_train_overrides(tiny_root), *small_k("tag", "bpm"), "source=[tag,bpm,self]", "arch=ms_cr@4", "epochs=2",
         "validation.batches_per_source=1", "trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2",
         "trainer.precision=32-true", "model.channels_last=false", f"hydra.run.dir={run_dir}",
     ], cwd=tmp_path, timeout=400)
@@ -200,7 +200,7 @@ def test_ddp_on_two_cpu_processes_keeps_ranks_identical(tiny_root, tmp_path):
 
 @pytest.mark.slow
 def test_cli_run_and_sweep(tiny_root, tmp_path):
-    common = [*tiny_overrides(tiny_root), "epochs=1", "validation.batches_per_source=1", "limit_train_steps=2"]
+    common = [*tiny_train_overrides(tiny_root), "epochs=1", "validation.batches_per_source=1", "limit_train_steps=2"]
     single = _train_cli([*common, *small_k("tag", "bpm"), "source=[tag,bpm]", "arch=ms_cr@4", f"hydra.run.dir={tmp_path / 'one'}"], tmp_path)
     assert single.returncode == 0, single.stderr[-3000:]
     assert (tmp_path / "one" / ".hydra" / "config.yaml").is_file()
@@ -222,7 +222,7 @@ def test_cli_run_and_sweep(tiny_root, tmp_path):
 
 
 def test_multirun_with_in_process_ddp_is_refused(tiny_root, tmp_path):
-    proc = _train_cli(["-m", *tiny_overrides(tiny_root), "source=[bpm]", "arch=ss_r", "trainer=ddp",
+    proc = _train_cli(["-m", *tiny_train_overrides(tiny_root), "source=[bpm]", "arch=ss_r", "trainer=ddp",
                        "trainer.accelerator=cpu", "trainer.devices=2", f"hydra.sweep.dir={tmp_path / 'sweep'}"],
                       tmp_path, timeout=120)
     assert proc.returncode != 0
