@@ -1,0 +1,95 @@
+"""``python -m mtl_music.evaluate ckpt=<path> target=[gtzan,ballroom] [baseline=mfcc|rand|external]``.
+
+Standalone transfer evaluation (SPEC R6.6) of a checkpoint, or of a baseline, on any targets.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import hydra
+from omegaconf import DictConfig
+
+from mtl_music.cli import user_errors_exit
+from mtl_music.config import CONF_DIR, check_command_line
+from mtl_music.errors import ConfigError, DataError
+
+log = logging.getLogger(__name__)
+
+
+def resolve_checkpoint(ckpt: str | Path) -> Path:
+    """A ``.ckpt`` file, or a run directory (its ``checkpoints/last.ckpt``)."""
+    path = Path(str(ckpt)).expanduser()
+    if path.is_dir():
+        candidates = [path / "checkpoints" / "last.ckpt", path / "checkpoints" / "best.ckpt", path / "last.ckpt"]
+        for candidate in candidates:
+            if candidate.is_file():
+                return candidate
+        raise DataError(f"ckpt={ckpt}: no checkpoints/last.ckpt or best.ckpt in this folder; pass a .ckpt file")
+    if not path.is_file():
+        raise DataError(f"ckpt={ckpt}: no such file; pass a checkpoint written by mtl_music.train or its run directory")
+    return path
+
+
+def load_module(ckpt: Path):
+    from mtl_music.training import MultiSourceModule
+
+    try:
+        return MultiSourceModule.load_from_checkpoint(str(ckpt), map_location="cpu")
+    except (RuntimeError, KeyError, EOFError, OSError) as err:
+        raise DataError(f"ckpt={ckpt} is not a readable mtl_music checkpoint ({err})") from err
+
+
+def run(cfg: DictConfig, *, output_dir: Path | None = None):
+    """Evaluates as configured; returns the :class:`ResultsTable` (also written to csv)."""
+    from mtl_music.evaluation.callback import evaluate_module
+    from mtl_music.evaluation.transfer import evaluate, external_representation, mfcc_representation
+
+    targets = dict(cfg.get("target") or {})
+    if not targets:
+        raise ConfigError("no target to evaluate on: pass target=[...] (see conf/target/)")
+    ev = cfg.evaluation
+    data_root = Path(str(cfg.paths.data_root)).expanduser()
+    baseline = cfg.get("baseline")
+    ckpt = resolve_checkpoint(cfg.ckpt) if cfg.get("ckpt") else None
+    common = dict(n_repetitions=int(ev.repetitions), seed=int(ev.seed))
+    if baseline in (None, "rand"):
+        if ckpt is None:
+            raise ConfigError("ckpt=<checkpoint or run dir> is needed" + (" (rand takes its architecture)" if baseline else ""))
+        module = load_module(ckpt)
+        run_name = ckpt.parent.parent.name if ckpt.parent.name == "checkpoints" else ckpt.stem
+        table = evaluate_module(module, targets=targets, data_root=data_root, run=run_name,
+                                baselines=["rand"] if baseline == "rand" else [], num_workers=int(ev.num_workers),
+                                batch_slices=int(ev.batch_slices), include_module=baseline is None, **common)
+    elif baseline == "mfcc":
+        table = evaluate(mfcc_representation(num_workers=int(ev.num_workers)), targets, data_root=data_root, **common)
+    elif baseline == "external":
+        if not cfg.get("external_dir"):
+            raise ConfigError("baseline=external needs external_dir=<folder of <track_id>.npy files>")
+        table = evaluate(external_representation(cfg.external_dir), targets, data_root=data_root, **common)
+    else:
+        raise ConfigError(f"baseline={baseline!r}: choose mfcc, rand or external (or leave it out to evaluate ckpt)")
+    if cfg.get("output"):
+        out = Path(str(cfg.output)).expanduser()
+    elif ckpt is not None and ckpt.parent.name == "checkpoints":
+        out = ckpt.parent.parent / "transfer.csv"
+    else:
+        out = (output_dir or Path.cwd()) / "transfer.csv"
+    if len(table):
+        table.to_csv(out)
+    print(f"transfer evaluation ({out}):\n{table.summary()}")
+    return table
+
+
+@hydra.main(config_path=str(CONF_DIR), config_name="evaluate", version_base="1.3")
+@user_errors_exit
+def main(cfg: DictConfig) -> None:
+    from hydra.core.hydra_config import HydraConfig
+
+    run(cfg, output_dir=Path(HydraConfig.get().runtime.output_dir))
+
+
+if __name__ == "__main__":
+    check_command_line()
+    main()

@@ -1,0 +1,63 @@
+"""Transfer evaluation back end (SPEC section 6, paper section 4.4), independent of the network.
+
+* :mod:`.probes` — MLP probes for classification (accuracy) and regression (R²), R6.2.
+* :mod:`.recommend` — content-aware weighted matrix factorisation (Eq. 7) for cold-start
+  recommendation, nDCG@500, and an ``implicit`` ALS reference row, R6.3.
+* :mod:`.baselines` — the 120-d MFCC baseline and user-supplied embeddings, R6.5.
+* :mod:`.results` — the tidy results table, R6.6.
+
+The modules import scikit-learn, librosa and implicit only inside the functions that need them.
+"""
+
+from mtl_music.evaluation.baselines import MFCC_DIM, external_features, mfcc_features, mfcc_for_paths
+from mtl_music.evaluation.probes import (
+    ProbeResult,
+    probe_fit,
+    probe_score,
+    random_splits,
+    run_probe_details,
+    run_probes,
+)
+from mtl_music.evaluation.recommend import (
+    ContentWMF,
+    RecommendationSplit,
+    WMFSettings,
+    cold_start_factors,
+    cold_start_split,
+    evaluate_recommendation,
+    filter_plays,
+    fit_content_wmf,
+    implicit_warm_reference,
+    ndcg_at_k,
+    ndcg_per_user,
+    warm_holdout_split,
+)
+from mtl_music.evaluation.results import COLUMNS, ResultsTable, join_sources
+
+__all__ = [
+    "COLUMNS",
+    "ContentWMF",
+    "MFCC_DIM",
+    "ProbeResult",
+    "RecommendationSplit",
+    "ResultsTable",
+    "WMFSettings",
+    "cold_start_factors",
+    "cold_start_split",
+    "evaluate_recommendation",
+    "external_features",
+    "filter_plays",
+    "fit_content_wmf",
+    "implicit_warm_reference",
+    "join_sources",
+    "mfcc_features",
+    "mfcc_for_paths",
+    "ndcg_at_k",
+    "ndcg_per_user",
+    "probe_fit",
+    "probe_score",
+    "random_splits",
+    "run_probe_details",
+    "run_probes",
+    "warm_holdout_split",
+]

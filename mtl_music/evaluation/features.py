@@ -1,0 +1,133 @@
+"""Track-level features of a representation for a target dataset (SPEC R6.1).
+
+A target's audio goes through the same ``prepare`` code as training data: its dB-mels are
+cached once per front-end setting in ``<cache_root>/<settings key>`` (resumable, shared by every
+run that evaluates on that target). A network then sees each track as non-overlapping 2.5 s
+slices standardised with the **training** data's band statistics (stored in the checkpoint),
+and its representation (fc-feature of every branch, concatenated) is summarised by the mean
+and the standard deviation over slices: ``2 · representation_dim`` values per track.
+
+Features are cached per (model digest, target) in ``<cache_root>/features/`` so that running a
+probe again does not extract again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from mtl_music.audio.mel import MelSettings
+from mtl_music.data import MelCache, Slicer, TrackEntry, build_cache
+from mtl_music.errors import DataError
+
+log = logging.getLogger(__name__)
+
+#: (B, 2, frames, n_mels) standardised slices -> (B, D) representation.
+RepresentationFn = Callable[[torch.Tensor], torch.Tensor]
+
+
+def target_cache(*, name: str, tracks: Sequence[tuple[str, Path, str | None]], settings: MelSettings,
+                 cache_root: Path, num_workers: int = 2, progress: bool | None = None) -> MelCache:
+    """Brings the mel cache of a target dataset up to date and opens it.
+
+    ``tracks``: ``(track_id, audio path, split or None)``. A track that cannot be decoded or is
+    silent is reported in the cache's ``report.tsv`` and left out (callers drop it).
+    """
+    entries = [TrackEntry(str(tid), Path(path), split if split in ("train", "valid", "test") else "train")
+               for tid, path, split in tracks]
+    cache_dir = Path(cache_root) / settings.key()
+    build_cache(entries, cache_dir=cache_dir, settings=settings, num_workers=num_workers, dataset_name=name,
+                progress=progress)
+    return MelCache.open(cache_dir, settings=settings)
+
+
+def summarise_slices(features: torch.Tensor) -> torch.Tensor:
+    """``(n_slices, D)`` -> ``(2·D,)``: mean then (population) standard deviation over slices."""
+    features = features.double()
+    return torch.cat([features.mean(0), features.std(0, unbiased=False)]).float()
+
+
+@torch.no_grad()
+def extract_features(*, represent: RepresentationFn, cache: MelCache, band_mean: np.ndarray, band_std: np.ndarray,
+                     track_ids: Sequence[str] | None = None, slice_frames: int = 216, batch_slices: int = 128,
+                     device: str | torch.device = "cpu") -> tuple[list[str], np.ndarray]:
+    """Features of every cached track (or of ``track_ids`` found in the cache).
+
+    Returns ``(ids, features)``: the ids in order and a float32 array ``(len(ids), 2·D)``. Slices
+    of several tracks are batched together (``batch_slices`` per forward pass).
+    """
+    mean = torch.as_tensor(np.asarray(band_mean, dtype=np.float32), device=device)
+    std = torch.as_tensor(np.asarray(band_std, dtype=np.float32), device=device)
+    slicer = Slicer(cache, slice_frames=slice_frames, standardize=False)
+    wanted = list(cache.track_ids) if track_ids is None else [t for t in track_ids if t in set(cache.track_ids)]
+    positions = [cache.index_of(t) for t in wanted]
+    out: list[torch.Tensor | None] = [None] * len(positions)
+    pending: list[tuple[int, torch.Tensor]] = []  # (output row, its slices)
+
+    def flush() -> None:
+        if not pending:
+            return
+        x = torch.cat([s for _, s in pending]).to(device)
+        rep = represent((x - mean) / std).float().cpu()
+        start = 0
+        for row, slices in pending:
+            out[row] = summarise_slices(rep[start:start + len(slices)])
+            start += len(slices)
+        pending.clear()
+
+    n_pending = 0
+    for row, i in enumerate(positions):
+        slices = slicer.slices(i)  # raw dB: the checkpoint's statistics standardise, not the target's
+        if n_pending and n_pending + len(slices) > batch_slices:
+            flush()
+            n_pending = 0
+        pending.append((row, slices))
+        n_pending += len(slices)
+    flush()
+    if not wanted:
+        return [], np.zeros((0, 0), np.float32)
+    return wanted, torch.stack(out).numpy()
+
+
+def module_representation(module, *, device: str | torch.device = "cpu") -> RepresentationFn:
+    """The representation of a :class:`~mtl_music.training.MultiSourceModule` in eval mode."""
+    module = module.to(device).eval()
+
+    def represent(x: torch.Tensor) -> torch.Tensor:
+        return module.representation(x)
+
+    return represent
+
+
+def file_digest(path: Path, *, chunk: int = 1 << 20) -> str:
+    """First 16 hex digits of the SHA-256 of a file (a checkpoint's identity for the feature cache)."""
+    h = hashlib.sha256()
+    with Path(path).open("rb") as handle:
+        while block := handle.read(chunk):
+            h.update(block)
+    return h.hexdigest()[:16]
+
+
+def cached_features(*, cache_root: Path, digest: str, compute: Callable[[], tuple[list[str], np.ndarray]]
+                    ) -> tuple[list[str], np.ndarray]:
+    """``compute()`` once per ``digest``: later calls read ``<cache_root>/features/<digest>.npz``."""
+    path = Path(cache_root) / "features" / f"{digest}.npz"
+    if path.is_file():
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                return [str(t) for t in data["track_ids"]], data["features"]
+        except (OSError, ValueError, KeyError) as err:  # a torn file: recompute rather than fail
+            log.warning("feature cache %s unreadable (%s); extracting again", path, err)
+    ids, features = compute()
+    if not np.all(np.isfinite(features)):
+        raise DataError(f"features for {path.stem} contain NaN or inf; check the checkpoint and the target audio")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = path.with_suffix(".part.npz")
+    np.savez(temp, track_ids=np.asarray(ids, dtype=str), features=features)
+    temp.replace(path)
+    return ids, features

@@ -1,0 +1,201 @@
+"""The one tidy results table of the transfer evaluation (R6.6).
+
+One row per measured number::
+
+    run, strategy, sources, target, repetition, metric, value
+
+``run``: the experiment/run name; ``strategy``: the representation kind (e.g. ``SS-R``,
+``MSS-CR``, ``MFCC``, ``Rand``); ``sources``: the learning sources, ``+``-joined in the order given
+(``"bpm+tag"``; empty for baselines); ``target``: the target dataset; ``repetition``: 0-based
+index of the train/test split (SPEC R6.6 calls this column "split"); ``metric``: ``accuracy``,
+``r2`` or ``ndcg@500``; ``value``: the number.
+
+Rows are keyed by everything but ``value``. Adding a row whose key exists replaces the old value,
+and :meth:`ResultsTable.to_csv` merges with what the file already holds (the file's rows first,
+then this table's rows win on equal keys) and replaces the file atomically, so re-running an
+evaluation, or several evaluations writing to one file one after the other, never loses or
+duplicates rows and never leaves a half-written file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from mtl_music.errors import DataError
+
+COLUMNS = ("run", "strategy", "sources", "target", "repetition", "metric", "value")
+_KEY = COLUMNS[:-1]
+
+
+def join_sources(sources: str | Iterable[str] | None) -> str:
+    """``["bpm", "tag"]`` → ``"bpm+tag"``; a string is kept; ``None`` → ``""``."""
+    if sources is None:
+        return ""
+    if isinstance(sources, str):
+        return sources
+    names = [str(s) for s in sources]
+    bad = [n for n in names if "+" in n or not n]
+    if bad:
+        raise DataError(f"source names {bad!r} are empty or contain '+', which joins names in the sources column")
+    return "+".join(names)
+
+
+class ResultsTable:
+    """Rows of (run, strategy, sources, target, repetition, metric, value); see the module docstring."""
+
+    def __init__(self, rows: Iterable[dict] = ()) -> None:
+        self._rows: dict[tuple, float] = {}
+        for row in rows:
+            self.add(**{c: row[c] for c in COLUMNS})
+
+    def add(
+        self,
+        *,
+        run: str,
+        strategy: str,
+        sources: str | Sequence[str] | None,
+        target: str,
+        repetition: int,
+        metric: str,
+        value: float,
+    ) -> None:
+        """Adds (or replaces, on an equal key) one row."""
+        try:
+            rep = int(repetition)
+            if rep != float(repetition) or rep < 0:
+                raise ValueError
+        except (TypeError, ValueError):
+            raise DataError(f"repetition={repetition!r} must be a non-negative integer (the split index)") from None
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise DataError(f"value={value!r} for {run}/{target}/{metric} is not a number") from None
+        key = (str(run), str(strategy), join_sources(sources), str(target), rep, str(metric))
+        for name, text in zip(("run", "strategy", "target", "metric"), (key[0], key[1], key[3], key[5])):
+            if not text:
+                raise DataError(f"{name} is empty; every result row needs a {name}")
+        self._rows[key] = number
+
+    def extend(self, *, run: str, strategy: str, sources, target: str, metric: str,
+               values: Sequence[float]) -> None:
+        """Adds one row per repetition: ``values[r]`` at repetition ``r``."""
+        for rep, value in enumerate(values):
+            self.add(run=run, strategy=strategy, sources=sources, target=target, repetition=rep,
+                     metric=metric, value=value)
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def rows(self) -> list[dict]:
+        """The rows as dicts (insertion order)."""
+        return [dict(zip(COLUMNS, (*key, value))) for key, value in self._rows.items()]
+
+    def merge(self, other: "ResultsTable") -> None:
+        """Adds ``other``'s rows (``other`` wins on equal keys)."""
+        self._rows.update(other._rows)
+
+    def to_frame(self):
+        """The rows as a ``pandas.DataFrame`` with :data:`COLUMNS`."""
+        import pandas as pd
+
+        return pd.DataFrame(self.rows(), columns=list(COLUMNS))
+
+    # ---------------------------------------------------------------- files
+
+    def to_csv(self, path: str | os.PathLike) -> Path:
+        """Merges this table into the csv at ``path`` (creating it) and replaces it atomically.
+
+        Concurrent writers (several evaluation processes, one file) are serialised by an
+        advisory lock on ``<path>.lock`` where the platform has ``fcntl``. Afterwards this table
+        holds the merged rows.
+        """
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with _locked(path):
+            merged = ResultsTable.from_csv(path) if path.exists() else ResultsTable()
+            merged.merge(self)
+            _write_atomic(path, merged)
+        self._rows = dict(merged._rows)
+        return path
+
+    @classmethod
+    def from_csv(cls, path: str | os.PathLike) -> "ResultsTable":
+        """Reads a table written by :meth:`to_csv`."""
+        path = Path(path)
+        if not path.is_file():
+            raise DataError(f"results file {path} does not exist; run the evaluation first or fix the path")
+        with open(path, newline="", encoding="utf-8") as fh:
+            reader = csv.DictReader(fh)
+            if tuple(reader.fieldnames or ()) != COLUMNS:
+                raise DataError(
+                    f"{path} has columns {reader.fieldnames} but a results table has {list(COLUMNS)}; "
+                    "it is not a results file of this version (write to a new file)"
+                )
+            table = cls()
+            for line, row in enumerate(reader, start=2):
+                try:
+                    table.add(**{c: row[c] for c in COLUMNS})
+                except DataError as err:
+                    raise DataError(f"{path}, line {line}: {err}") from None
+        return table
+
+    # ---------------------------------------------------------------- summary
+
+    def summary(self) -> str:
+        """Mean ± std over repetitions per (run, strategy, sources, target, metric), as text.
+
+        The std is the sample standard deviation (ddof=1; 0 for a single repetition); ``n`` is
+        the number of repetitions.
+        """
+        groups: dict[tuple, list[float]] = {}
+        for (run, strategy, sources, target, _rep, metric), value in self._rows.items():
+            groups.setdefault((run, strategy, sources, target, metric), []).append(value)
+        header = ("run", "strategy", "sources", "target", "metric", "n", "mean ± std")
+        lines = []
+        for key in sorted(groups):
+            values = groups[key]
+            mean = math.fsum(values) / len(values)
+            std = (math.sqrt(math.fsum((v - mean) ** 2 for v in values) / (len(values) - 1))
+                   if len(values) > 1 else 0.0)
+            lines.append((*key, str(len(values)), f"{mean:.4f} ± {std:.4f}"))
+        if not lines:
+            return "(no results)"
+        widths = [max(len(str(row[i])) for row in [header, *lines]) for i in range(len(header))]
+        fmt = lambda row: "  ".join(str(cell).ljust(w) for cell, w in zip(row, widths)).rstrip()  # noqa: E731
+        return "\n".join([fmt(header), fmt(["-" * w for w in widths]), *(fmt(row) for row in lines)])
+
+
+@contextlib.contextmanager
+def _locked(path: Path):
+    try:
+        import fcntl
+    except ImportError:  # Windows: no advisory locks; a single writer is still atomic.
+        yield
+        return
+    with open(path.with_name(path.name + ".lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _write_atomic(path: Path, table: ResultsTable) -> None:
+    # Write next to the target, then rename: a crash leaves the old file intact.
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", newline="", encoding="utf-8") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(COLUMNS)
+            for key, value in table._rows.items():
+                writer.writerow([*key, repr(value)])
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

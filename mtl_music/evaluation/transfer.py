@@ -1,0 +1,179 @@
+"""Transfer evaluation of one representation on target datasets (paper Sect. 4, SPEC R6).
+
+A :class:`Representation` turns a target's tracks into one feature vector per track: a trained
+network (:func:`network_representation`), the same network untrained (``rand``), MFCC
+statistics (``mfcc``) or a user's own embeddings (``external``). :func:`evaluate` runs every
+target's protocol on it (probe accuracy / R², or cold-start nDCG@500) and returns a tidy
+:class:`~mtl_music.evaluation.results.ResultsTable`. The callback and the ``evaluate`` CLI are
+thin layers over it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mtl_music.errors import DataError
+from mtl_music.evaluation.results import ResultsTable
+
+log = logging.getLogger(__name__)
+
+#: (name of the target, its tracks' (id, path, split), cache folder of the target) -> (ids, (n, D) features)
+FeatureFn = Callable[[str, Sequence[tuple[str, Path, Any]], Path], tuple[list[str], np.ndarray]]
+
+
+@dataclass
+class Representation:
+    """What is evaluated, named as the results table names it."""
+
+    run: str                 # run id (the run directory's name, or "rand" / "mfcc" / "external:<dir>")
+    strategy: str            # arch name, or the baseline's name
+    sources: Sequence[str]   # learning sources ("" for baselines)
+    features: FeatureFn
+
+
+def _mel_settings(frontend: Mapping[str, Any]):
+    from mtl_music.audio.mel import mel_settings_from_cfg
+
+    return mel_settings_from_cfg(frontend)
+
+
+def network_representation(module, *, run: str, digest: str, num_workers: int = 2, batch_slices: int = 128,
+                           device: str = "cpu") -> Representation:
+    """A :class:`~mtl_music.training.MultiSourceModule` (trained or not) as a representation.
+
+    ``digest`` names its features in the feature cache (a checkpoint's content hash, or
+    ``rand-<...>`` for an untrained network). The target is mel-cached with the module's own
+    front-end settings and standardised with its training band statistics (R6.1).
+    """
+    from mtl_music.evaluation.features import cached_features, extract_features, module_representation, target_cache
+
+    hp = module.hparams
+    settings = _mel_settings(hp["frontend"])
+    represent = module_representation(module, device=device)
+
+    def features(name: str, tracks, target_root: Path):
+        cache = target_cache(name=name, tracks=tracks, settings=settings, cache_root=target_root / "mel",
+                             num_workers=num_workers)
+        return cached_features(
+            cache_root=target_root, digest=f"{digest}-{settings.key()}",
+            compute=lambda: extract_features(represent=represent, cache=cache, band_mean=module.band_mean.cpu().numpy(),
+                                             band_std=module.band_std.cpu().numpy(),
+                                             slice_frames=int(hp.get("crop_frames", 216)), batch_slices=batch_slices,
+                                             device=device),
+        )
+
+    return Representation(run=run, strategy=str(hp["arch"]["name"]), sources=list(hp["sources"]), features=features)
+
+
+def rand_module(module, *, seed: int = 0):
+    """The same architecture as ``module`` with fresh (seeded) weights and the same band statistics."""
+    import torch
+
+    from mtl_music.training import MultiSourceModule
+
+    hp = dict(module.hparams)
+    torch.manual_seed(seed)
+    rand = MultiSourceModule(**hp)
+    rand.set_band_statistics(module.band_mean.cpu().numpy(), module.band_std.cpu().numpy())
+    return rand
+
+
+def mfcc_representation(*, num_workers: int = 2) -> Representation:
+    """The MFCC baseline (R6.5): 20 MFCC + Δ + ΔΔ, mean and std over time (120-d)."""
+    from mtl_music.evaluation.baselines import mfcc_for_paths
+    from mtl_music.evaluation.features import cached_features
+
+    def features(name: str, tracks, target_root: Path):
+        ids = [t[0] for t in tracks]
+        return cached_features(cache_root=target_root, digest="mfcc-v1",
+                               compute=lambda: (ids, mfcc_for_paths([t[1] for t in tracks], num_workers=num_workers)))
+
+    return Representation(run="mfcc", strategy="mfcc", sources=(), features=features)
+
+
+def external_representation(folder: str | Path) -> Representation:
+    """A user's embeddings: ``<folder>/<track_id>.npy`` per track (R6.5)."""
+    from mtl_music.evaluation.baselines import external_features
+
+    folder = Path(folder).expanduser()
+
+    def features(name: str, tracks, target_root: Path):
+        ids = [t[0] for t in tracks]
+        return ids, external_features(folder=folder, track_ids=ids)
+
+    return Representation(run=f"external:{folder.name}", strategy="external", sources=(), features=features)
+
+
+def _kept_index(index, ids: Sequence[str]):
+    """The target index restricted to the tracks that have features (in index order)."""
+    have = set(ids)
+    kept = [t for t in index.tracks if t.track_id in have]
+    dropped = len(index.tracks) - len(kept)
+    if dropped:
+        log.warning("%s: %d of %d track(s) have no features (unreadable or silent audio, see the target's "
+                    "mel/report.tsv) and are left out", index.name, dropped, len(index.tracks))
+    if not kept:
+        raise DataError(f"target {index.name}: no track has features; check the audio under the target's root")
+    changes: dict[str, Any] = {"tracks": kept}
+    if index.interactions is not None and dropped:
+        columns = [i for i, t in enumerate(index.tracks) if t.track_id in have]
+        changes["interactions"] = dataclasses.replace(index.interactions, matrix=index.interactions.matrix[:, columns].tocsr())
+    return dataclasses.replace(index, **changes)
+
+
+def evaluate_target(representation: Representation, cfg_target, *, data_root: Path, n_repetitions: int = 5,
+                    seed: int = 0) -> tuple[str, str, list[float]]:
+    """Runs one target's protocol: ``(target name, metric, one value per repetition)``."""
+    from threadpoolctl import threadpool_limits
+
+    from mtl_music.targets import load_target
+
+    index = load_target(cfg_target)
+    target_root = Path(data_root) / "targets" / index.name
+    tracks = [(t.track_id, t.path, t.split) for t in index.tracks]
+    ids, X = representation.features(index.name, tracks, target_root)
+    index = _kept_index(index, ids)
+    row_of = {t: i for i, t in enumerate(ids)}
+    X = X[[row_of[t.track_id] for t in index.tracks]]
+    # One BLAS thread: the probes' small matrix products run many times slower with two threads
+    # on a shared 2-core machine (measured 0.5 s vs 6 s for one fit), and no faster elsewhere.
+    with threadpool_limits(1, "blas"):
+        return index.name, index.metric, _protocol(index, X, n_repetitions=n_repetitions, seed=seed)
+
+
+def _protocol(index, X: np.ndarray, *, n_repetitions: int, seed: int) -> list[float]:
+    from mtl_music.evaluation.probes import run_probes
+    from mtl_music.evaluation.recommend import evaluate_recommendation
+    from mtl_music.targets import target_splits
+
+    if index.task == "recommendation":
+        values = evaluate_recommendation(plays=index.interactions.matrix, features=X, n_repetitions=n_repetitions,
+                                         test_fraction=index.test_fraction, seed=seed)
+    else:
+        labels = np.asarray([t.label for t in index.tracks], dtype=object if index.task == "classification" else float)
+        splits = target_splits(index, n_repetitions=n_repetitions, seed=seed)
+        values = run_probes(features=X, labels=labels, splits=splits, task=index.task, seed=seed)
+    return values
+
+
+def evaluate(representation: Representation, targets: Mapping[str, Any], *, data_root: Path,
+             n_repetitions: int = 5, seed: int = 0) -> ResultsTable:
+    """Every target of ``targets`` (name -> composed target node) for one representation."""
+    table = ResultsTable()
+    for name, cfg_target in targets.items():
+        started = time.perf_counter()
+        target, metric, values = evaluate_target(representation, cfg_target, data_root=data_root,
+                                                 n_repetitions=n_repetitions, seed=seed)
+        table.extend(run=representation.run, strategy=representation.strategy, sources=representation.sources,
+                     target=target, metric=metric, values=values)
+        log.info("%s on %s: %s = %.4f ± %.4f (%d repetitions, %.1f s)", representation.run, target, metric,
+                 float(np.mean(values)), float(np.std(values, ddof=1)) if len(values) > 1 else 0.0, len(values), time.perf_counter() - started)
+    return table

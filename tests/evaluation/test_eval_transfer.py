@@ -1,0 +1,178 @@
+"""The transfer protocol end to end: features (2·d·m), probes on a tiny target, the callback
+after a fast_dev_run training, the evaluate and embed command lines."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from fixtures import tiny_train_overrides
+
+SR = 22050
+
+
+def _tone(seconds: float, freq: float, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * SR)) / SR
+    x = 0.3 * np.sin(2 * np.pi * freq * t) + 0.02 * rng.normal(size=t.size)
+    return np.stack([x, np.roll(x, 50)], axis=1).astype(np.float32)
+
+
+def write_region_target(root: Path, *, per_class: int = 6) -> None:
+    """A tiny ``demo_region`` in the GTZAN layout: two classes that differ in pitch, 3.5 s clips
+    (two 2.5 s slices each), split lists 4 train / 1 valid / 1 test per class."""
+    lists = {"train": [], "valid": [], "test": []}
+    for c, (cls, freq) in enumerate((("low", 220.0), ("high", 1760.0))):
+        for n in range(per_class):
+            path = root / "genres" / cls / f"{cls}.{n:05d}.wav"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            sf.write(path, _tone(3.5, freq * (1 + 0.004 * n), seed=100 * c + n), SR)
+            # test and valid tracks lie inside the training range of pitches, not at its edge
+            lists[{2: "test", 3: "valid"}.get(n, "train")].append(f"{cls}/{path.name}")
+    (root / "splits").mkdir(parents=True, exist_ok=True)
+    for split, lines in lists.items():
+        (root / "splits" / f"{split}_filtered.txt").write_text("".join(f"{line}\n" for line in lines))
+
+
+@pytest.fixture(scope="module")
+def region_root(tiny_root) -> Path:
+    root = tiny_root / "demo_region"
+    if not root.exists():
+        write_region_target(root)
+    return tiny_root
+
+
+def _module(arch: str = "ms_cr@4", sources=("tag", "bpm")):
+    from mtl_music.config import compose
+    from mtl_music.training import MultiSourceModule
+
+    cfg = compose("train", [f"arch={arch}"])
+    return MultiSourceModule(arch=dict(cfg.arch), trunk=dict(cfg.trunk), sources={s: 3 for s in sources},
+                             frontend=dict(cfg.frontend), optim=dict(cfg.optim))
+
+
+def _target(data_root: Path):
+    from mtl_music.config import compose
+
+    return compose("evaluate", [f"paths.data_root={data_root}", "target=[demo_region]"]).target
+
+
+def test_features_are_mean_and_std_over_slices_of_every_branch(region_root):
+    from mtl_music.evaluation.transfer import network_representation
+    from mtl_music.targets import load_target
+
+    module = _module()
+    index = load_target(_target(region_root).demo_region)
+    rep = network_representation(module, run="r", digest="test-shape", num_workers=0)
+    tracks = [(t.track_id, t.path, t.split) for t in index.tracks]
+    ids, X = rep.features("demo_region", tracks, region_root / "targets" / "demo_region")
+    d, m = module.network.feature_dim, 2
+    assert X.shape == (len(index.tracks), 2 * d * m) == (12, 1024)
+    assert sorted(ids) == sorted(t.track_id for t in index.tracks)
+    # the std half is non-negative; two slices per track make it non-zero somewhere
+    assert (X[:, d * m:] >= 0).all() and X[:, d * m:].max() > 0
+    # cached: a second call reads the same numbers back without a network
+    again = rep.features("demo_region", tracks, region_root / "targets" / "demo_region")
+    np.testing.assert_array_equal(again[1], X)
+
+
+def test_summarise_slices_matches_numpy():
+    import torch
+
+    from mtl_music.evaluation.features import summarise_slices
+
+    x = torch.randn(5, 7)
+    out = summarise_slices(x).numpy()
+    np.testing.assert_allclose(out, np.concatenate([x.numpy().mean(0), x.numpy().std(0)]), rtol=1e-5, atol=1e-6)
+
+
+def test_probe_pipeline_on_a_tiny_target(region_root):
+    from mtl_music.evaluation.transfer import evaluate, mfcc_representation
+
+    table = evaluate(mfcc_representation(num_workers=0), dict(_target(region_root)), data_root=region_root,
+                     n_repetitions=3)
+    rows = table.rows()
+    assert [r["repetition"] for r in rows] == [0, 1, 2]
+    assert {(r["run"], r["target"], r["metric"]) for r in rows} == {("mfcc", "demo_region", "accuracy")}
+    # low vs high tones: MFCC separates them
+    assert np.mean([r["value"] for r in rows]) == 1.0
+
+
+def test_callback_runs_after_fast_dev_run_training(region_root, tmp_path):
+    from mtl_music.config import compose
+    from mtl_music.train import run
+
+    cfg = compose("train", [*tiny_train_overrides(region_root), f"run_dir={tmp_path / 'run'}", "fast_dev_run=true",
+                            "source=[tag,bpm]", "arch=ms_cr@4", "source.tag.k=3", "source.bpm.k=3",
+                            "target=[demo_region]", "evaluation.repetitions=2", "evaluation.num_workers=0"])
+    result = run(cfg)
+    with (Path(result.run_dir) / "transfer.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert {r["run"] for r in rows} == {"run", "rand", "mfcc"}
+    assert {r["target"] for r in rows} == {"demo_region"} and len(rows) == 3 * 2
+    rand = [r for r in rows if r["run"] == "rand"]
+    assert {(r["strategy"], r["sources"]) for r in rand} == {("rand", "")}
+    ours = [r for r in rows if r["run"] == "run"]
+    assert {r["strategy"] for r in ours} == {"ms_cr@4"} and {r["sources"] for r in ours} == {"tag+bpm"}
+
+
+@pytest.fixture(scope="module")
+def checkpoint(region_root, tmp_path_factory) -> Path:
+    from mtl_music.config import compose
+    from mtl_music.train import run
+
+    run_dir = tmp_path_factory.mktemp("eval_run") / "run"
+    cfg = compose("train", [*tiny_train_overrides(region_root), f"run_dir={run_dir}", "epochs=1",
+                            "limit_train_steps=1", "validation.batches_per_source=1", "source=[tag]", "arch=ss_r",
+                            "source.tag.k=3"])
+    return Path(run(cfg).last_checkpoint)
+
+
+def test_evaluate_cli_on_a_checkpoint_and_a_baseline(region_root, checkpoint, tmp_path):
+    from mtl_music import evaluate
+    from mtl_music.config import compose
+
+    common = [f"paths.data_root={region_root}", "target=[demo_region]", "evaluation.repetitions=2",
+              "evaluation.num_workers=0"]
+    table = evaluate.run(compose("evaluate", [*common, f"ckpt={checkpoint.parent.parent}"]))
+    assert {r["run"] for r in table.rows()} == {"run"} and len(table) == 2
+    assert (checkpoint.parent.parent / "transfer.csv").is_file()
+    out = tmp_path / "mfcc.csv"
+    evaluate.run(compose("evaluate", [*common, "baseline=mfcc", f"output={out}"]))
+    assert {r["run"] for r in csv.DictReader(out.open())} == {"mfcc"}
+
+
+def test_evaluate_errors_name_the_fix(region_root, tmp_path):
+    from mtl_music import evaluate
+    from mtl_music.config import compose
+    from mtl_music.errors import ConfigError, DataError
+
+    base = [f"paths.data_root={region_root}", "target=[demo_region]"]
+    with pytest.raises(ConfigError, match="ckpt="):
+        evaluate.run(compose("evaluate", base))
+    with pytest.raises(DataError, match="no such file"):
+        evaluate.run(compose("evaluate", [*base, f"ckpt={tmp_path / 'nope.ckpt'}"]))
+    with pytest.raises(ConfigError, match="mfcc, rand or external"):
+        evaluate.run(compose("evaluate", [*base, "baseline=pca"]))
+
+
+def test_embed_writes_one_vector_per_file_and_skips_bad_files(region_root, checkpoint, tmp_path):
+    from mtl_music import embed
+    from mtl_music.config import compose
+
+    audio = tmp_path / "mine"
+    (audio / "sub").mkdir(parents=True)
+    sf.write(audio / "a.wav", _tone(6.0, 440.0, 1), SR)
+    sf.write(audio / "sub" / "b.flac", _tone(1.0, 880.0, 2), SR)
+    (audio / "broken.wav").write_bytes(b"RIFF not really")
+    out = tmp_path / "emb.npz"
+    embed.run(compose("embed", [f"ckpt={checkpoint}", f"input={audio}", f"output={out}"]))
+    with np.load(out) as data:
+        assert list(data["ids"]) == ["a", "sub/b"]
+        assert data["features"].shape == (2, 2 * 256)
+    with pytest.raises(Exception, match="use one of"):
+        embed.run(compose("embed", [f"ckpt={checkpoint}", f"input={audio}", f"output={tmp_path / 'x.txt'}"]))

@@ -1,0 +1,258 @@
+"""Writers of tiny target datasets in their real on-disk layouts, for the target-loader tests.
+
+Audio is a few hundred samples of noise written by soundfile (WAV, or MP3/AU where the real
+dataset ships those); the loaders never decode it, so one encoded clip per format is written
+and its bytes copied. Metadata files follow the real formats: FMA's two-row ``tracks.csv``
+header, the emoMusic CSVs with a space after each comma, Last.fm-1K's headerless six-column TSV.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from functools import cache
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+import soundfile as sf
+from omegaconf import DictConfig, OmegaConf
+
+from mtl_music.config import CONF_DIR
+
+SR = 8000
+GTZAN_GENRES = ("blues", "classical", "country", "disco", "hiphop", "jazz", "metal", "pop", "reggae", "rock")
+IRMAS_INSTRUMENTS = ("cel", "cla", "flu", "gac", "gel", "org", "pia", "sax", "tru", "vio", "voi")
+
+
+@cache
+def _clip_bytes(fmt: str) -> bytes:
+    buffer = io.BytesIO()
+    noise = np.random.default_rng(0).normal(0.0, 0.1, int(0.2 * SR)).astype(np.float32)
+    sf.write(buffer, noise, SR, format=fmt)
+    return buffer.getvalue()
+
+
+def write_audio(path: Path) -> Path:
+    """A 0.2 s noise clip encoded as the file's extension says (wav, mp3, au)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(_clip_bytes(path.suffix.lstrip(".").upper()))
+    return path
+
+
+def write_lines(path: Path, lines: Iterable[str]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    return path
+
+
+def target_node(name: str, data_root: Path, **overrides) -> DictConfig:
+    """``conf/target/<name>.yaml`` as the composed ``cfg.target.<name>`` node, with
+    ``paths.data_root=data_root`` and ``overrides`` applied (no Hydra: it is fast)."""
+    node = OmegaConf.load(CONF_DIR / "target" / f"{name}.yaml")
+    for key, value in overrides.items():
+        node[key] = value
+    cfg = OmegaConf.create({"paths": {"data_root": str(data_root)}, "target": {name: node}})
+    return cfg.target[name]
+
+
+# ---------------------------------------------------------------- GTZAN layout
+def write_gtzan_layout(root: Path, *, classes: Sequence[str], per_class: int, ext: str = ".wav",
+                       split_of=None) -> dict[str, list[str]]:
+    """``root/genres/<c>/<c>.<nnnnn><ext>`` for ``per_class`` files per class and, when
+    ``split_of(class, n)`` is given (returns a split name or None), ``root/splits/*_filtered.txt``.
+    Returns the split lists written."""
+    lists: dict[str, list[str]] = {"train": [], "valid": [], "test": []}
+    for cls in classes:
+        for n in range(per_class):
+            write_audio(root / "genres" / cls / f"{cls}.{n:05d}{ext}")
+            split = split_of(cls, n) if split_of else None
+            if split:
+                lists[split].append(f"{cls}/{cls}.{n:05d}.wav")
+    if split_of:
+        for split, lines in lists.items():
+            write_lines(root / "splits" / f"{split}_filtered.txt", lines)
+    return lists
+
+
+def demo_region_split(_cls: str, n: int) -> str | None:
+    """6 per class: 3 train, 1 valid, 2 test; a 7th file (n == 6) is in no list."""
+    return {0: "train", 1: "train", 2: "train", 3: "valid", 4: "test", 5: "test"}.get(n)
+
+
+def write_full_gtzan(root: Path) -> None:
+    """All 1000 GTZAN files; blues as the original archive's ``.au``, the rest as ``.wav``."""
+    for genre in GTZAN_GENRES:
+        for n in range(100):
+            write_audio(root / "genres" / genre / f"{genre}.{n:05d}{'.au' if genre == 'blues' else '.wav'}")
+
+
+def write_small_gtzan(root: Path) -> None:
+    """The 10 GTZAN genre folders, only the files the packaged lists name among numbers 0-29."""
+    for genre in GTZAN_GENRES:
+        for n in range(30):
+            write_audio(root / "genres" / genre / f"{genre}.{n:05d}.wav")
+
+
+# ---------------------------------------------------------------- FMA
+FMA_GENRES = ("Electronic", "Folk", "Rock")
+
+
+def fma_rows() -> list[tuple[int, str, str, str]]:
+    """(track_id, subset, split, genre_top) of the tiny FMA: 8 small/medium tracks per genre,
+    plus rows that must be left out."""
+    rows = []
+    track_id = 2
+    for g, genre in enumerate(FMA_GENRES):
+        for n in range(8):
+            subset = "small" if n % 2 else "medium"
+            split = "test" if n in (0, 5) else "validation" if n == 3 else "training"
+            rows.append((track_id, subset, split, genre))
+            track_id += 1 + g  # ids are sparse in FMA
+    rows.append((140000, "large", "training", "Rock"))       # not in small/medium
+    rows.append((140001, "medium", "training", ""))          # no genre_top
+    rows.append((140002, "medium", "training", "Folk"))      # its mp3 is missing
+    return rows
+
+
+def write_fma(root: Path) -> list[tuple[int, str, str, str]]:
+    """``fma_metadata/tracks.csv`` with FMA's header rows and ``fma_medium/NNN/NNNNNN.mp3``."""
+    rows = fma_rows()
+    columns = [("album", "title"), ("artist", "name"), ("set", "split"), ("set", "subset"),
+               ("track", "comments"), ("track", "genre_top"), ("track", "title")]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow([""] + [top for top, _ in columns])
+    writer.writerow([""] + [sub for _, sub in columns])
+    writer.writerow(["track_id"] + [""] * len(columns))
+    for track_id, subset, split, genre in rows:
+        writer.writerow([track_id, "An Album, vol. 2", "Artist", split, subset,
+                         'a comment with "quotes",\nand a newline', genre, f"Title {track_id}"])
+    path = root / "fma_metadata" / "tracks.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(buffer.getvalue(), encoding="utf-8")
+    for track_id, subset, _, _ in rows:
+        if subset in ("small", "medium") and track_id != 140002:
+            padded = f"{track_id:06d}"
+            write_audio(root / "fma_medium" / padded[:3] / f"{padded}.mp3")
+    return rows
+
+
+# ---------------------------------------------------------------- Ballroom layout
+def write_ballroom_layout(root: Path, *, classes: Sequence[str], per_class: int, ext: str = ".mp3") -> None:
+    """``root/<Type>/<id><ext>`` plus a ``meta.tsv`` and a hidden file at the root (ignored)."""
+    for c, cls in enumerate(classes):
+        for n in range(per_class):
+            write_audio(root / cls / f"{(c + 1) * 100000 + n:06d}{ext}")
+    write_lines(root / "meta.tsv", ["file\tclass"])
+    write_lines(root / ".complete.json", ["{}"])
+
+
+# ---------------------------------------------------------------- IRMAS
+def irmas_names(instrument: str, n_songs: int = 5, excerpts: int = 2) -> list[str]:
+    """IRMAS training names: plain ``[ins][gen]NNNN__K.wav`` and the drum/prefix form
+    ``PPP__[ins][dru][gen]NNNN__K.wav`` for every second song."""
+    names = []
+    for song in range(n_songs):
+        for k in range(1, excerpts + 1):
+            if song % 2:
+                names.append(f"{song:03d}__[{instrument}][nod][cla]{song:04d}__{k}.wav")
+            else:
+                names.append(f"[{instrument}][pop_roc]{song:04d}__{k}.wav")
+    return names
+
+
+def write_irmas(root: Path, *, instruments: Sequence[str] = IRMAS_INSTRUMENTS) -> None:
+    for instrument in instruments:
+        for name in irmas_names(instrument):
+            write_audio(root / instrument / name)
+    write_lines(root / "README.txt", ["IRMAS training data"])
+
+
+# ---------------------------------------------------------------- MediaEval
+MEDIAEVAL_GENRES = ("Blues", "Electronic", "Rock", "Classical")
+
+
+def write_mediaeval(root: Path, *, n_songs: int = 40, split_column: bool = True) -> dict[str, tuple[float, float, str]]:
+    """emoMusic's ``annotations/{static_annotations,songs_info}.csv`` and ``clips_45seconds``.
+    Song ids 2..n_songs+1; song 2 has no audio; one extra annotation row has no info row.
+    Returns ``{song_id: (mean_arousal, mean_valence, genre)}`` of all annotated songs."""
+    rng = np.random.default_rng(1)
+    truth = {}
+    static = ["song_id, mean_arousal, std_arousal, mean_valence, std_valence"]
+    info = ["song_id,file_name,Artist,Song title,start of the segment (min.sec),end of the segment (min.sec),Genre"
+            + (",Mediaeval 2013 set" if split_column else "")]
+    for i in range(n_songs):
+        song_id = i + 2
+        genre = MEDIAEVAL_GENRES[i % len(MEDIAEVAL_GENRES)]
+        arousal, valence = (round(float(v), 2) for v in rng.uniform(1, 9, 2))
+        truth[str(song_id)] = (arousal, valence, genre)
+        static.append(f"{song_id}, {arousal}, 0.9, {valence}, 1.1")
+        split = "evaluation" if i % 5 == 0 else "development"
+        info.append(f'{song_id},{song_id}.mp3,Artist {i},"Song, part {i}",0.45,1.30,\t{genre}'
+                    + (f",{split}" if split_column else ""))
+        if song_id != 2:
+            write_audio(root / "clips_45seconds" / f"{song_id}.mp3")
+    static.append("9999, 5.0, 1.0, 5.0, 1.0")  # annotated, but no songs_info row
+    write_lines(root / "annotations" / "static_annotations.csv", static)
+    write_lines(root / "annotations" / "songs_info.csv", info)
+    return truth
+
+
+# ---------------------------------------------------------------- Last.fm-1K
+def mbid(n: int) -> str:
+    return f"{n:08x}-0000-4000-8000-{n:012x}"
+
+
+def lastfm_events() -> list[tuple[str, str]]:
+    """(user, track MBID) listening events with a chain that only the iterated filter removes.
+
+    Core: users 0-9 × tracks 0-7, 1-3 plays each (all survive). Track 20 has 4 users (0-2, 10)
+    → dropped; user 10 (tracks 0-2, 20, 21) then has 4 tracks → dropped; track 21 (users 10-14)
+    then has 4 users → dropped; users 11-14 (tracks 3-6, 21) then have 4 tracks → dropped.
+    """
+    events = []
+    for u in range(10):
+        for t in range(8):
+            events += [(f"user_{u:06d}", mbid(t))] * (1 + (u + t) % 3)
+    for u in range(3):
+        events.append((f"user_{u:06d}", mbid(20)))
+    events += [("user_000010", mbid(t)) for t in (0, 1, 2, 20, 21)]
+    for u in range(11, 15):
+        events += [(f"user_{u:06d}", mbid(t)) for t in (3, 4, 5, 6, 21)]
+    return events
+
+
+def write_lastfm(root: Path) -> list[tuple[str, str]]:
+    """The six-column listens TSV (with a no-MBID event, a malformed line, a track without
+    audio mapping and one mapped to a missing file) and ``audio_map.tsv``."""
+    events = lastfm_events()
+    lines = [f"{user}\t2009-05-04T23:08:57Z\tartist-mbid\tDeep \"Dish\"\t{track}\tTrack\twith tab" for user, track in events]
+    lines.append("user_000001\t2009-05-04T23:08:57Z\t\tSome Artist\t\tNo MBID")
+    lines.append("garbage line without tabs")
+    lines += [f"user_{u:06d}\t2009-05-04T23:08:57Z\ta\tA\t{mbid(30)}\tUnmapped" for u in range(10)]
+    lines += [f"user_{u:06d}\t2009-05-04T23:08:57Z\ta\tA\t{mbid(31)}\tMissing audio" for u in range(10)]
+    write_lines(root / "userid-timestamp-artid-artname-traid-traname.tsv", lines)
+    tracks = sorted({t for _, t in events})
+    for track in tracks:
+        write_audio(root / "audio" / f"{track}.wav")
+    write_lines(root / "audio_map.tsv", ["track_id\taudio_path", *(f"{t}\taudio/{t}.wav" for t in tracks),
+                                         f"{mbid(31)}\taudio/missing.wav"])
+    return events
+
+
+# ---------------------------------------------------------------- everything
+def write_all_targets(data_root: Path) -> None:
+    """Every target of ``conf/target/`` under ``data_root`` at its default ``root``."""
+    write_small_gtzan(data_root / "gtzan")
+    write_fma(data_root / "fma")
+    write_ballroom_layout(data_root / "extended_ballroom", classes=("Chacha", "Jive", "Tango", "Waltz"), per_class=6)
+    write_irmas(data_root / "irmas" / "IRMAS-TrainingData")
+    write_mediaeval(data_root / "mediaeval")
+    write_lastfm(data_root / "lastfm-dataset-1K")
+    write_gtzan_layout(data_root / "demo_region", classes=("austria", "ireland", "low_countries"), per_class=7,
+                       split_of=demo_region_split)
+    write_ballroom_layout(data_root / "demo_dance", classes=("Hornpipe", "Jig", "Reel"), per_class=5, ext=".wav")
+    # The demo builder keeps per-tune render records next to the class folders.
+    for demo in ("demo_region", "demo_dance"):
+        write_lines(data_root / demo / "records" / "100000.json", ["{}"])

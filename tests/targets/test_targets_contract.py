@@ -1,0 +1,131 @@
+"""The contract every target module keeps: load_index gives a consistent TargetIndex and
+splits() gives disjoint, covering, deterministic, stratified, group-respecting splits."""
+
+from __future__ import annotations
+
+import inspect
+from collections import Counter
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from omegaconf import OmegaConf
+from target_files import target_node
+
+from mtl_music.config import CONF_DIR
+from mtl_music.errors import DataError
+from mtl_music.targets import LOADERS, TASK_METRICS, TargetIndex, available_targets, load_target, loader_module, target_splits
+
+TARGETS = available_targets()
+N_REPETITIONS = 5
+
+
+def test_every_yaml_has_a_loader_and_every_loader_a_yaml():
+    assert set(TARGETS) == {"ballroom", "demo_dance", "demo_region", "fma_medium", "gtzan", "irmas", "lastfm1k",
+                            "mediaeval_arousal", "mediaeval_valence"}
+    used = set()
+    for name in TARGETS:
+        path = CONF_DIR / "target" / f"{name}.yaml"
+        assert path.read_text().startswith(f"# @package target.{name}\n")
+        raw = OmegaConf.load(path)
+        assert raw.name == name and raw.loader in LOADERS
+        assert TASK_METRICS[raw.task] == raw.metric
+        used.add(raw.loader)
+    assert used == set(LOADERS)
+
+
+@pytest.mark.parametrize("loader", LOADERS)
+def test_every_module_has_the_same_surface(loader):
+    module = loader_module(loader)
+    assert list(inspect.signature(module.load_index).parameters) == ["cfg"]
+    params = inspect.signature(module.splits).parameters
+    assert list(params) == ["index", "n_repetitions", "seed"]
+    assert params["n_repetitions"].kind is inspect.Parameter.KEYWORD_ONLY and params["n_repetitions"].default == 5
+    assert params["seed"].kind is inspect.Parameter.KEYWORD_ONLY and params["seed"].default == 0
+    assert module.__doc__ and module.load_index.__doc__ and module.splits.__doc__
+
+
+@pytest.fixture(scope="module")
+def indexes(targets_root) -> dict[str, TargetIndex]:
+    return {name: load_target(target_node(name, targets_root)) for name in TARGETS}
+
+
+@pytest.mark.parametrize("name", TARGETS)
+def test_index_is_consistent(name, indexes, targets_root):
+    cfg = target_node(name, targets_root)
+    index = indexes[name]
+    assert isinstance(index, TargetIndex)
+    assert (index.name, index.loader, index.task, index.metric) == (name, cfg.loader, cfg.task, cfg.metric)
+    assert index.tracks, "a fixture target loads with tracks"
+    ids = [t.track_id for t in index.tracks]
+    assert len(set(ids)) == len(ids)
+    assert all(t.path.is_file() and t.path.is_relative_to(targets_root) for t in index.tracks)
+    assert all(t.split in (None, "train", "valid", "test") for t in index.tracks)
+    if index.task == "classification":
+        assert index.classes == tuple(sorted({t.label for t in index.tracks}))
+        assert all(isinstance(t.label, str) for t in index.tracks)
+        assert index.interactions is None
+    elif index.task == "regression":
+        assert index.classes == () and index.interactions is None
+        assert np.isfinite(index.labels).all() and index.labels.dtype == np.float64
+    else:
+        assert all(t.label is None for t in index.tracks)
+        matrix = index.interactions.matrix
+        assert sp.issparse(matrix) and matrix.format == "csr" and matrix.dtype == np.float32
+        assert matrix.shape == (len(index.interactions.user_ids), len(index.tracks))
+        binary = matrix > 0
+        assert np.asarray(binary.sum(axis=1)).min() >= cfg.min_tracks_per_user
+        assert np.asarray(binary.sum(axis=0)).min() >= cfg.min_users_per_track
+
+
+@pytest.mark.parametrize("name", TARGETS)
+def test_splits_keep_the_protocol(name, indexes):
+    index = indexes[name]
+    n = len(index.tracks)
+    result = target_splits(index, n_repetitions=N_REPETITIONS, seed=0)
+    module_result = loader_module(index.loader).splits(index, n_repetitions=N_REPETITIONS, seed=0)
+    assert len(result) == N_REPETITIONS
+    for (train, test), (train2, test2) in zip(result, module_result):
+        assert np.array_equal(train, train2) and np.array_equal(test, test2)
+        assert train.dtype == np.int64 and test.dtype == np.int64
+        assert np.all(np.diff(train) > 0) and np.all(np.diff(test) > 0)
+        assert len(np.intersect1d(train, test)) == 0
+        assert np.array_equal(np.union1d(train, test), np.arange(n))
+        assert len(train) > 0 and len(test) > 0
+
+    again = target_splits(index, n_repetitions=N_REPETITIONS, seed=0)
+    assert all(np.array_equal(a[1], b[1]) for a, b in zip(result, again)), "same seed, same splits"
+    other = target_splits(index, n_repetitions=N_REPETITIONS, seed=1)
+
+    predefined = all(t.split is not None for t in index.tracks)
+    if predefined:
+        expected_test = np.array([i for i, t in enumerate(index.tracks) if t.split == "test"])
+        assert all(np.array_equal(test, expected_test) for _, test in result + other)
+    else:
+        tests = [tuple(test) for _, test in result]
+        assert len(set(tests)) > 1, "repetitions draw different splits"
+        assert any(tuple(a[1]) != tuple(b[1]) for a, b in zip(result, other)), "the seed changes the splits"
+
+    if index.task == "classification" and not predefined:
+        labels = index.labels
+        totals = Counter(labels)
+        for train, test in result:
+            in_test = Counter(labels[test])
+            assert set(in_test) == set(totals) == set(Counter(labels[train])), "every class on both sides"
+            if not any(t.group for t in index.tracks):
+                for cls, total in totals.items():
+                    assert abs(in_test[cls] - index.test_fraction * total) <= 1, "stratified shares"
+
+    groups = np.array([t.group for t in index.tracks], dtype=object)
+    if any(g is not None for g in groups):
+        for train, test in result:
+            assert not set(groups[train]) & set(groups[test]), "a group never straddles the split"
+
+
+@pytest.mark.parametrize("name", TARGETS)
+def test_missing_root_is_a_data_error_naming_path_layout_and_override(name, tmp_path):
+    cfg = target_node(name, tmp_path)
+    with pytest.raises(DataError) as err:
+        load_target(cfg)
+    message = str(err.value)
+    assert str(cfg.root) in message and f"target.{name}.root=" in message and "Expected" in message
