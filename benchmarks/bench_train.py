@@ -123,6 +123,7 @@ def run_bare(cache, names, arch_name, *, channels_last, bf16):
         t = time.perf_counter()
         opt.zero_grad(set_to_none=True)
         x = batch["x"].contiguous(memory_format=fmt)
+        # forward and loss under autocast, backward outside it (PyTorch's AMP recipe; Lightning does the same)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
             if batch["source"] == "self":
                 loss = same_track_loss(net.forward_self(x, batch["x_right"].contiguous(memory_format=fmt)), batch["same"])

@@ -13,6 +13,8 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import shutil
+import tempfile
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -255,6 +257,7 @@ class _Outcomes:
         self._todo = list(todo)
         self._num_workers = num_workers
         self._executor: ProcessPoolExecutor | None = None
+        self._bank_dir: Path | None = None
         self._running: dict[Future, tuple[EntryTask, os.stat_result]] = {}
         self._ready: list[tuple[EntryOutcome, os.stat_result, str]] = []
 
@@ -273,14 +276,25 @@ class _Outcomes:
         with _single_threaded_children():
             # spawn, not fork: the parent may already run torch/OpenMP threads, which fork breaks.
             settings = self._todo[0][0].settings
+            # The filter bank goes to the workers as a file, not as an argument: CPython writes a
+            # spawned child's start-up data into a pipe it also holds open, so a payload larger than
+            # the pipe buffer (the bank is 256 KiB) blocks the parent forever when the child dies
+            # while starting (e.g. when an unguarded script re-runs prepare at import time).
+            self._bank_dir = Path(tempfile.mkdtemp(prefix="mtl_music_melbank_"))
+            bank_path = self._bank_dir / f"{settings.key()}.npy"
+            np.save(bank_path, mel_filter_bank(settings))
             self._executor = ProcessPoolExecutor(
                 max_workers=self._num_workers, mp_context=multiprocessing.get_context("spawn"), initializer=init_worker,
-                initargs=({settings.key(): mel_filter_bank(settings)},),
+                initargs=({settings.key(): str(bank_path)},),
             )
             self._fill(queue, window)
         while self._running or self._ready:
             if not self._ready:
-                done, _ = wait(list(self._running), return_when=FIRST_COMPLETED)
+                done: set[Future] = set()
+                while not done:
+                    done, _ = wait(list(self._running), timeout=2.0, return_when=FIRST_COMPLETED)
+                    if not done:
+                        self._check_workers_alive()
                 for future in done:
                     task, stat = self._running.pop(future)
                     try:
@@ -288,13 +302,28 @@ class _Outcomes:
                     except BrokenProcessPool as err:
                         in_flight = ", ".join(t.path for t, _ in [(task, stat), *self._running.values()])
                         raise DataError(
-                            f"a prepare worker process died while decoding one of: {in_flight}. Everything computed "
-                            "so far is saved; run prepare again with data.prepare.num_workers=0 to find the file "
-                            "that crashes the decoder, then remove or convert it"
+                            f"a prepare worker process died while starting or while decoding one of: {in_flight}. "
+                            "Everything computed so far is saved. If a script of yours calls prepare or train at "
+                            "import time, put that code under `if __name__ == \"__main__\":` (workers re-import "
+                            "the main script); otherwise run prepare again with data.prepare.num_workers=0 to find "
+                            "the file that crashes the decoder, then remove or convert it"
                         ) from err
                     self._ready.append((outcome, stat, task.path))
                 self._fill(queue, window)
             yield self._ready.pop(0)
+
+    def _check_workers_alive(self) -> None:
+        # A worker that dies while starting (e.g. re-running an unguarded script's top level)
+        # leaves the executor waiting forever on some Python versions: look for it ourselves.
+        processes = getattr(self._executor, "_processes", None) or {}
+        dead = [p for p in list(processes.values()) if p.exitcode not in (None, 0)]
+        if dead:
+            raise DataError(
+                f"a prepare worker process exited with code {dead[0].exitcode} before returning a result. If a script "
+                "of yours calls prepare or train at import time, put that code under `if __name__ == \"__main__\":` "
+                "(worker processes re-import the main script); otherwise run again with data.prepare.num_workers=0 to "
+                "see the error. Everything computed so far is saved."
+            )
 
     def _fill(self, queue: Iterator, window: int) -> None:
         while len(self._running) < window:
@@ -312,6 +341,9 @@ class _Outcomes:
         if self._executor is not None:
             self._executor.shutdown(wait=True, cancel_futures=True)
             self._executor = None
+        if self._bank_dir is not None:
+            shutil.rmtree(self._bank_dir, ignore_errors=True)
+            self._bank_dir = None
 
 
 class _one_torch_thread:

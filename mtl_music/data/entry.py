@@ -76,13 +76,15 @@ def _frontend(settings: MelSettings):
 
 def init_worker(mel_bases: dict | None = None) -> None:
     """Process-pool initialiser: one thread per worker (the pool is the parallelism), and the
-    parent's mel filter banks (``{settings key: array}``), so workers need not import librosa."""
+    parent's mel filter banks (``{settings key: array or .npy path}``), so workers need not
+    import librosa."""
     for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ[name] = "1"
     import torch
 
     torch.set_num_threads(1)
-    _MEL_BASES.update(mel_bases or {})
+    for key, bank in (mel_bases or {}).items():
+        _MEL_BASES[key] = np.load(bank) if isinstance(bank, (str, os.PathLike)) else bank
 
 
 def compute_entry(task: EntryTask) -> EntryOutcome:
