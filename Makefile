@@ -8,7 +8,7 @@ TORCH_PIN ?= torch==2.13.0
 TINYSOUNDFONT_PIN ?= tinysoundfont==0.3.7
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test demo bench clean
+.PHONY: install test demo study bench clean
 
 install: $(STAMP)
 
@@ -27,6 +27,11 @@ test: install
 
 demo: install
 	$(PY) -m mtl_music.train
+
+# A small real study on the demo corpus: design, training + transfer of every run, analysis, report.
+# The budget is conf/study.yaml's `budget` (e.g. make study STUDY_ARGS="budget.phase3_runs=30").
+study: install
+	$(PY) -m mtl_music.study $(STUDY_ARGS)
 
 bench: install
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

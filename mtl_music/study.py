@@ -1,0 +1,106 @@
+"""``python -m mtl_music.study`` (``make study``): a small real study on the demo corpus.
+
+Design (:mod:`mtl_music.design`) → every run trained and evaluated on the demo targets in this
+process (:func:`mtl_music.train.run`, whose callback writes ``<run>/transfer.csv``) → the
+analysis and report (:mod:`mtl_music.analyze`) in ``<output_dir>/analysis``. The budget is
+``conf/study.yaml``'s ``budget``. Running it again on the same ``output_dir`` skips finished runs
+and resumes a killed one from its ``last.ckpt``; a run that fails is recorded in ``FAILED.txt``
+and the study goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import traceback
+from pathlib import Path
+
+import hydra
+from omegaconf import DictConfig
+
+from mtl_music.cli import user_errors_exit
+from mtl_music.config import CONF_DIR, check_command_line, compose
+
+log = logging.getLogger(__name__)
+
+
+def _output_dir(cfg: DictConfig) -> Path:
+    from hydra.core.hydra_config import HydraConfig
+
+    if cfg.get("output_dir"):
+        return Path(str(cfg.output_dir))
+    return Path(HydraConfig.get().runtime.output_dir)
+
+
+def run_one(*, overrides: list[str], run_dir: Path) -> str:
+    """Trains and evaluates one design row into ``run_dir``: ``done``, ``trained`` or ``failed``."""
+    from mtl_music.train import run as train
+
+    if (run_dir / "transfer.csv").is_file():
+        return "done"
+    resume = ["ckpt_path=last"] if (run_dir / "checkpoints" / "last.ckpt").is_file() else []
+    try:
+        train(compose("train", [*overrides, f"run_dir={run_dir}", *resume]))
+    except Exception as err:  # noqa: BLE001 - one failed run must not end a study of dozens
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "FAILED.txt").write_text(f"{type(err).__name__}: {err}\n\n{traceback.format_exc()}")
+        log.error("run %s failed: %s (see FAILED.txt)", run_dir.name, err)
+        return "failed"
+    (run_dir / "FAILED.txt").unlink(missing_ok=True)
+    return "trained"
+
+
+def run(cfg: DictConfig) -> Path:
+    """Runs the whole study; returns the report's path."""
+    from mtl_music.analyze import run as analyze
+    from mtl_music.design import build_design, write_sweep
+    from mtl_music.design.aliasing import alias_matrix
+    from mtl_music.design.sweep import parse_override_line
+
+    out = _output_dir(cfg)
+    b = cfg.budget
+    design = build_design(sources=list(cfg.sources), strategies=list(cfg.strategies),
+                          phase1_repeats=int(b.phase1_repeats), phase2_repeats=int(b.phase2_repeats),
+                          phase3_runs=int(b.phase3_runs), seed=int(cfg.seed),
+                          train_overrides=list(cfg.train_overrides))
+    write_sweep(design=design, output_dir=out)
+    alias_csv = out / "alias_matrix.csv"
+    alias_matrix(design=design, sources=list(cfg.sources), strategies=list(cfg.strategies)).to_csv(alias_csv)
+    started = time.perf_counter()
+    outcomes: dict[str, int] = {}
+    for i, row in enumerate(design.itertuples()):
+        overrides = parse_override_line(row.overrides) + (list(cfg.first_run_overrides) if i == 0 else [])
+        outcome = run_one(overrides=overrides, run_dir=out / str(row.run_id))
+        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+        log.info("study: %d/%d %s (%s %s) %s, %.0f s so far", i + 1, len(design), row.run_id, row.strategy,
+                 row.sources, outcome, time.perf_counter() - started)
+    log.info("study: %s in %.0f s", outcomes, time.perf_counter() - started)
+    overrides = [f"runs={out}", f"output={out / 'analysis'}", f"alias={alias_csv}",
+                 f"bootstrap.samples={int(cfg.bootstrap_samples)}"]
+    features = _last_run_features(cfg)
+    if features is not None:  # Fig. 16: the t-SNE of the last trained run's representation of a target
+        overrides += [f"tsne.features={features}", f"tsne.target={features.parent.parent.name}"]
+    return analyze(compose("analyze", overrides))
+
+
+def _last_run_features(cfg: DictConfig) -> Path | None:
+    """The newest network feature file of the first demo target (baselines' files excluded)."""
+    train_cfg = compose("train", list(cfg.train_overrides))
+    targets = list(train_cfg.get("target") or [])
+    if not targets:
+        return None
+    folder = Path(str(train_cfg.paths.data_root)).expanduser() / "targets" / targets[0] / "features"
+    files = [p for p in folder.glob("*.npz") if not p.name.startswith(("rand-", "mfcc"))]
+    return max(files, key=lambda p: p.stat().st_mtime) if files else None
+
+
+@hydra.main(config_path=str(CONF_DIR), config_name="study", version_base="1.3")
+@user_errors_exit
+def main(cfg: DictConfig) -> None:
+    report = run(cfg)
+    print(f"study report: {report}")
+
+
+if __name__ == "__main__":
+    check_command_line()
+    main()
