@@ -79,7 +79,10 @@ def run(cfg: DictConfig) -> Path:
                  f"bootstrap.samples={int(cfg.bootstrap_samples)}"]
     features = _last_run_features(cfg)
     if features is not None:  # Fig. 16: the t-SNE of the last trained run's representation of a target
-        overrides += [f"tsne.features={features}", f"tsne.target={features.parent.parent.name}"]
+        # the target's labels are read under the runs' data root, not the analysis default
+        data_root = features.parent.parent.parent.parent
+        overrides += [f"tsne.features={features}", f"tsne.target={features.parent.parent.name}",
+                      f"paths.data_root={data_root}"]
     return analyze(compose("analyze", overrides))
 
 
