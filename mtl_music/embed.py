@@ -67,7 +67,7 @@ def embed_files(module, files: Sequence[Path], *, batch_slices: int = 128, devic
     module = module.to(device).eval()
     mean, std = module.band_mean.to(device), module.band_std.to(device)
     slice_frames = int(hp.get("crop_frames", 216))
-    common = Path(*Path(files[0]).parent.parts) if len(files) == 1 else _common_parent(files)
+    common = _common_parent(files)
     ids, rows, skipped = [], [], []
     for path in files:
         try:

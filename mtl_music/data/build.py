@@ -290,11 +290,7 @@ class _Outcomes:
             self._fill(queue, window)
         while self._running or self._ready:
             if not self._ready:
-                done: set[Future] = set()
-                while not done:
-                    done, _ = wait(list(self._running), timeout=2.0, return_when=FIRST_COMPLETED)
-                    if not done:
-                        self._check_workers_alive()
+                done, _ = wait(list(self._running), return_when=FIRST_COMPLETED)
                 for future in done:
                     task, stat = self._running.pop(future)
                     try:
@@ -311,19 +307,6 @@ class _Outcomes:
                     self._ready.append((outcome, stat, task.path))
                 self._fill(queue, window)
             yield self._ready.pop(0)
-
-    def _check_workers_alive(self) -> None:
-        # A worker that dies while starting (e.g. re-running an unguarded script's top level)
-        # leaves the executor waiting forever on some Python versions: look for it ourselves.
-        processes = getattr(self._executor, "_processes", None) or {}
-        dead = [p for p in list(processes.values()) if p.exitcode not in (None, 0)]
-        if dead:
-            raise DataError(
-                f"a prepare worker process exited with code {dead[0].exitcode} before returning a result. If a script "
-                "of yours calls prepare or train at import time, put that code under `if __name__ == \"__main__\":` "
-                "(worker processes re-import the main script); otherwise run again with data.prepare.num_workers=0 to "
-                "see the error. Everything computed so far is saved."
-            )
 
     def _fill(self, queue: Iterator, window: int) -> None:
         while len(self._running) < window:

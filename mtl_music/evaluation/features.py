@@ -64,7 +64,10 @@ def extract_features(*, represent: RepresentationFn, cache: MelCache, band_mean:
     mean = torch.as_tensor(np.asarray(band_mean, dtype=np.float32), device=device)
     std = torch.as_tensor(np.asarray(band_std, dtype=np.float32), device=device)
     slicer = Slicer(cache, slice_frames=slice_frames, standardize=False)
-    wanted = list(cache.track_ids) if track_ids is None else [t for t in track_ids if t in set(cache.track_ids)]
+    cached = set(cache.track_ids)
+    wanted = list(cache.track_ids) if track_ids is None else [t for t in track_ids if t in cached]
+    if not wanted:
+        return [], np.zeros((0, 0), np.float32)
     positions = [cache.index_of(t) for t in wanted]
     out: list[torch.Tensor | None] = [None] * len(positions)
     pending: list[tuple[int, torch.Tensor]] = []  # (output row, its slices)
@@ -89,8 +92,6 @@ def extract_features(*, represent: RepresentationFn, cache: MelCache, band_mean:
         pending.append((row, slices))
         n_pending += len(slices)
     flush()
-    if not wanted:
-        return [], np.zeros((0, 0), np.float32)
     return wanted, torch.stack(out).numpy()
 
 
