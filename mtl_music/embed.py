@@ -1,5 +1,9 @@
-"""``python -m mtl_music.embed ckpt=<path> input=<folder or file> output=<file>``: the learned
-representation of your own audio (SPEC R6.1 features: mean and std over 2.5 s slices).
+"""``python -m mtl_music.embed ckpt=<path> input=<folder or file> output=<file> [explain=true]``: the
+learned representation of your own audio (SPEC R6.1 features: mean and std over 2.5 s slices).
+
+``explain=true`` also writes ``<output stem>.explain.json``: per track and learning source, the
+head's predicted topic distribution and its strongest raw labels (or expected bpm / year), as
+in the paper's Fig. 16 (:mod:`mtl_music.evaluation.explain`).
 
 Output by extension: ``.npy`` (``(n, 2·D)`` float32, ids in ``<output>.ids.txt``), ``.npz``
 (``ids`` and ``features``), ``.parquet`` / ``.csv`` (an ``id`` column and ``f0 … f{2D-1}``).
@@ -9,7 +13,7 @@ Unreadable or silent files are reported and skipped; the others are still writte
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import hydra
@@ -42,49 +46,69 @@ def audio_files(path: str | Path) -> list[Path]:
     return files
 
 
-def track_slices(mel_db: torch.Tensor, *, slice_frames: int) -> torch.Tensor:
-    """``(2, frames, M)`` dB-mel -> ``(ceil(frames / slice_frames), 2, slice_frames, M)``;
-    the last slice is padded with the track's own floor, as the mel cache's slicer does."""
-    channels, frames, n_mels = mel_db.shape
-    n = max(1, -(-frames // slice_frames))
-    padded = mel_db.new_full((channels, n * slice_frames, n_mels), float(mel_db.min()))
-    padded[:, :frames] = mel_db
-    return padded.reshape(channels, n, slice_frames, n_mels).transpose(0, 1)
-
-
-@torch.no_grad()
-def embed_files(module, files: Sequence[Path], *, batch_slices: int = 128, device: str = "cpu"
-                ) -> tuple[list[str], np.ndarray, list[tuple[str, str]]]:
-    """``(ids, (n, 2·D) features, [(file, why skipped)])`` for ``files``; ids are the file names
-    relative to their common folder, without extension."""
+def _decoded(files: Sequence[Path], *, sample_rate: int, skipped: list[tuple[str, str]]
+             ) -> Iterator[tuple[str, torch.Tensor]]:
+    """``(id, (2, samples) audio)`` per usable file; unreadable and silent files go to ``skipped``.
+    Ids are the file names relative to the files' common folder, without extension."""
     from mtl_music.audio import load_audio
-    from mtl_music.audio.mel import MelSpectrogram, mel_settings_from_cfg
-    from mtl_music.evaluation.features import summarise_slices
 
-    hp = module.hparams
-    settings = mel_settings_from_cfg(hp["frontend"])
-    frontend = MelSpectrogram(settings).to(device)
-    module = module.to(device).eval()
-    mean, std = module.band_mean.to(device), module.band_std.to(device)
-    slice_frames = int(hp.get("crop_frames", 216))
     common = _common_parent(files)
-    ids, rows, skipped = [], [], []
     for path in files:
         try:
-            audio = load_audio(path, sample_rate=settings.sample_rate)
+            audio = load_audio(path, sample_rate=sample_rate)
         except AudioError as err:
             skipped.append((str(path), str(err)))
             continue
         if not np.any(np.abs(audio) > 1e-4):
             skipped.append((str(path), "silent"))
             continue
-        mel = frontend(torch.as_tensor(audio, device=device))
-        x = (track_slices(mel, slice_frames=slice_frames) - mean) / std
-        rep = torch.cat([module.representation(chunk) for chunk in x.split(batch_slices)]).float().cpu()
-        rows.append(summarise_slices(rep).numpy())
-        ids.append(path.relative_to(common).with_suffix("").as_posix())
+        yield path.relative_to(common).with_suffix("").as_posix(), torch.from_numpy(audio)
+
+
+@torch.no_grad()
+def embed_files(module, files: Sequence[Path], *, batch_slices: int = 128, device: str = "cpu"
+                ) -> tuple[list[str], np.ndarray, list[tuple[str, str]]]:
+    """``(ids, (n, 2·D) features, [(file, why skipped)])`` for ``files``; ids are the file names
+    relative to their common folder, without extension. Each file goes through
+    :class:`~mtl_music.models.embedder.AudioEmbedder`, the module an export writes."""
+    from mtl_music.models.embedder import AudioEmbedder
+
+    embedder = AudioEmbedder.from_module(module.to(device), batch_slices=batch_slices).to(device).eval()
+    ids, rows, skipped = [], [], []
+    for track_id, audio in _decoded(files, sample_rate=embedder.sample_rate, skipped=skipped):
+        rows.append(embedder(audio).cpu().numpy())
+        ids.append(track_id)
     features = np.stack(rows) if rows else np.zeros((0, 0), np.float32)
     return ids, features, skipped
+
+
+@torch.no_grad()
+def explain_files(module, files: Sequence[Path], *, top_labels: int = 5, batch_slices: int = 128,
+                  device: str = "cpu") -> tuple[list[str], list[dict], list[tuple[str, str]]]:
+    """``(ids, [{source: SourceExplanation}], skipped)``: each source head's reading of each file
+    (paper Fig. 16; :mod:`mtl_music.evaluation.explain`), on the same standardised slices that
+    :func:`embed_files` represents."""
+    from mtl_music.evaluation.explain import explain_slices
+    from mtl_music.models.embedder import AudioEmbedder
+
+    module = module.to(device).eval()
+    embedder = AudioEmbedder.from_module(module, batch_slices=batch_slices).to(device).eval()
+    ids, explanations, skipped = [], [], []
+    for track_id, audio in _decoded(files, sample_rate=embedder.sample_rate, skipped=skipped):
+        slices = embedder.standardized_slices(audio.to(device))
+        explanations.append(explain_slices(module, slices, top_labels=top_labels, batch_slices=batch_slices))
+        ids.append(track_id)
+    return ids, explanations, skipped
+
+
+def write_explanations(path: Path, ids: Sequence[str], explanations: Sequence[dict], *, checkpoint: str) -> Path:
+    """``{"checkpoint", "tracks": [{"id", "sources": {source: explanation}}]}`` as JSON."""
+    import json
+
+    payload = {"checkpoint": checkpoint,
+               "tracks": [{"id": i, "sources": {s: e.as_dict() for s, e in per.items()}} for i, per in zip(ids, explanations)]}
+    path.write_text(json.dumps(payload, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    return path
 
 
 def _common_parent(files: Sequence[Path]) -> Path:
@@ -129,7 +153,8 @@ def run(cfg: DictConfig) -> Path:
     out = Path(str(cfg.output)).expanduser()
     if out.suffix.lower() not in OUTPUT_SUFFIXES:  # before any work is done
         raise ConfigError(f"output={cfg.output}: use one of {', '.join(OUTPUT_SUFFIXES)}")
-    module = load_module(resolve_checkpoint(cfg.ckpt))
+    ckpt = resolve_checkpoint(cfg.ckpt)
+    module = load_module(ckpt)
     files = audio_files(cfg.input)
     ids, features, skipped = embed_files(module, files, batch_slices=int(cfg.batch_slices), device=device)
     for path, why in skipped:
@@ -139,7 +164,25 @@ def run(cfg: DictConfig) -> Path:
     written = write_embeddings(out, ids, features)
     print(f"{len(ids)} embedding(s) of {features.shape[1]} values -> {written}"
           + (f" ({len(skipped)} file(s) skipped)" if skipped else ""))
+    if cfg.get("explain"):
+        _explain(cfg, module, files, checkpoint=ckpt, out=out, device=device)
     return written
+
+
+def _explain(cfg: DictConfig, module, files: Sequence[Path], *, checkpoint: Path, out: Path, device: str) -> Path:
+    from mtl_music.evaluation.explain import describe_tracks, missing_vocabularies
+
+    missing = missing_vocabularies(module)
+    if missing:
+        log.warning("checkpoint %s stores no topic-label matrix for %s (trained before they were stored): "
+                    "topic distributions only; retrain to get the strongest raw labels", checkpoint, ", ".join(missing))
+    ids, explanations, _ = explain_files(module, files, top_labels=int(cfg.explain_top), device=device,
+                                         batch_slices=int(cfg.batch_slices))
+    path = write_explanations(out.with_name(out.stem + ".explain.json"), ids, explanations, checkpoint=str(checkpoint))
+    shown = int(cfg.explain_print)
+    print("\n".join(describe_tracks(ids[:shown], explanations[:shown])))
+    print(f"explanations of {len(ids)} track(s) -> {path}" + (f" (first {shown} shown)" if len(ids) > shown else ""))
+    return path
 
 
 @hydra.main(config_path=str(CONF_DIR), config_name="embed", version_base="1.3")

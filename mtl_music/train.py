@@ -101,16 +101,19 @@ def open_cache(cfg: DictConfig):
     return MelCache.open(cache_dir_for(cfg))
 
 
-def load_sources(cfg: DictConfig, names: list[str], cache) -> dict:
-    """Every selected source aligned with the cache; fails before training when a source
-    has no labelled training track in this dataset."""
+def load_sources(cfg: DictConfig, names: list[str], cache) -> tuple[dict, dict]:
+    """Every selected source aligned with the cache, and what its head's outputs mean
+    (``{name: SourceVocabulary or None}``, stored in the checkpoint); fails before training
+    when a source has no labelled training track in this dataset."""
     from mtl_music.sources import load_source_labels
+    from mtl_music.sources.vocabulary import SourceVocabulary
     from mtl_music.training import align_source
 
-    aligned = {}
+    aligned, vocabularies = {}, {}
     for name in names:
         labels = load_source_labels(cfg.source[name], data_cfg=cfg.data)
         aligned[name] = align_source(labels, cache)
+        vocabularies[name] = SourceVocabulary.from_labels(labels)
     empty = [n for n, s in aligned.items() if len(s.train) == 0]
     if empty:
         usable = [n for n in names if n not in empty]
@@ -120,7 +123,7 @@ def load_sources(cfg: DictConfig, names: list[str], cache) -> dict:
             f"{', '.join(usable) or 'none'}; check the label files in {cfg.data.labels_dir} and the track ids "
             "of the manifest."
         )
-    return aligned
+    return aligned, vocabularies
 
 
 # -------------------------------------------------------------------- trainer
@@ -221,7 +224,7 @@ def run(cfg: DictConfig) -> TrainResult:
     pl.seed_everything(int(cfg.seed), workers=True, verbose=False)
 
     cache = open_cache(cfg)
-    sources = load_sources(cfg, names, cache)
+    sources, vocabularies = load_sources(cfg, names, cache)
     crops = RandomCrops(cache, crop_frames=int(cfg.data.crop_frames), standardize=True)
     datamodule = MultiSourceDataModule(
         crops=crops, sources=sources, batch_size=int(cfg.data.batch_size), seed=int(cfg.seed),
@@ -243,6 +246,7 @@ def run(cfg: DictConfig) -> TrainResult:
         seed=int(cfg.seed),
     )
     module.set_band_statistics(cache.mean, cache.std)
+    module.set_source_vocabularies(vocabularies)
 
     checkpoints = ModelCheckpoint(
         dirpath=str(run_dir / "checkpoints"), filename="best", monitor="val/loss", mode="min",

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from mtl_music.errors import AudioError
 
@@ -122,17 +123,27 @@ def to_stereo(channels: np.ndarray) -> np.ndarray:
     """Applies the channel rule to ``(n_channels, n_samples)`` PCM; returns ``(2, n_samples)``.
 
     Mono is duplicated, stereo kept, and for more channels ``L = (ch0 + c) / 2``,
-    ``R = (ch1 + c) / 2`` with ``c`` the mean of channels 2 and up.
+    ``R = (ch1 + c) / 2`` with ``c`` the mean of channels 2 and up. The rule itself is
+    :func:`stereo_tensor` (one definition for files, ``mtl_music.embed`` and exported models).
     """
+    channels = np.asarray(channels)
+    if any(stride < 0 for stride in channels.strides):  # torch.from_numpy takes no reversed views
+        channels = np.ascontiguousarray(channels)
+    return stereo_tensor(torch.from_numpy(channels)).numpy()
+
+
+def stereo_tensor(channels: torch.Tensor) -> torch.Tensor:
+    """The channel rule of :func:`to_stereo` on a tensor: ``(n_channels, n_samples)`` →
+    ``(2, n_samples)``. TorchScript-compilable (exported models apply it to raw input)."""
     n_channels = channels.shape[0]
     if n_channels == 0:
         raise ValueError("audio with zero channels")
     if n_channels == 1:
-        return np.concatenate([channels, channels], axis=0)
+        return torch.cat([channels, channels], dim=0)
     if n_channels == 2:
         return channels
-    centre = channels[2:].mean(axis=0)
-    return np.stack([(channels[0] + centre) * 0.5, (channels[1] + centre) * 0.5])
+    centre = channels[2:].mean(dim=0)
+    return torch.stack([(channels[0] + centre) * 0.5, (channels[1] + centre) * 0.5])
 
 
 def peak_dbfs(samples: np.ndarray) -> float:

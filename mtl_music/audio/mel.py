@@ -27,6 +27,12 @@ from mtl_music.errors import ConfigError
 FORMAT_VERSION = 1
 
 
+def centred_frames(n_samples: int, *, hop_length: int) -> int:
+    """Frames of a centred STFT (``n_fft // 2`` padding on both sides): ``1 + n_samples // hop``.
+    TorchScript-compilable (exported models slice and timestamp with it)."""
+    return 1 + n_samples // hop_length
+
+
 @dataclass(frozen=True)
 class MelSettings:
     """Everything that defines the content of a dB-mel spectrogram.
@@ -81,7 +87,7 @@ class MelSettings:
 
     def n_frames(self, n_samples: int) -> int:
         """Frames of a centred STFT of ``n_samples`` (2.5 s = 55,125 samples → 216)."""
-        return 1 + n_samples // self.hop_length
+        return centred_frames(n_samples, hop_length=self.hop_length)
 
     def samples_for_frames(self, n_frames: int) -> int:
         """The fewest samples that give ``n_frames`` frames."""
@@ -142,6 +148,10 @@ class MelSpectrogram(nn.Module):
     (``benchmarks/bench_frontend.py``); it also bounds memory for long files. On other devices
     the default block is large, to keep the accelerator busy. The result does not depend on the
     blocking.
+
+    The module is TorchScript-compilable (``torch.jit.script``): :meth:`forward` reads plain
+    int/float copies of the settings, never the :class:`MelSettings` dataclass, so the same
+    code computes the mel in Python and in an exported model (``mtl_music.export``).
     """
 
     #: Default block size on CPU (columns = signals × frames); 1024 columns ≈ 4 MB of STFT.
@@ -155,8 +165,18 @@ class MelSpectrogram(nn.Module):
         precomputed :func:`mel_filter_bank` of ``settings`` (saves importing librosa, e.g. in
         worker processes); computed here when ``None``."""
         super().__init__()
-        self.settings = settings
-        self.block_columns = block_columns
+        self.settings = settings  # Python-side only (repr, cache keys); forward uses the copies below
+        # Plain numbers (no Optional, no dataclass) so that TorchScript can compile forward().
+        self.n_fft: int = settings.n_fft
+        self.hop_length: int = settings.hop_length
+        self.n_mels: int = settings.n_mels
+        self.amin: float = float(settings.amin)
+        self.db_offset: float = 10.0 * math.log10(max(settings.amin, settings.ref))
+        self.clip_top_db: bool = settings.top_db is not None
+        self.top_db: float = float(settings.top_db) if settings.top_db is not None else 0.0
+        self.block_columns: int = int(block_columns or 0)  # 0: by device
+        self.cpu_block_columns: int = self.CPU_BLOCK_COLUMNS
+        self.device_block_columns: int = self.DEVICE_BLOCK_COLUMNS
         if mel_basis is None:
             mel_basis = mel_filter_bank(settings)
         if mel_basis.shape != (settings.n_mels, settings.n_freqs):
@@ -167,35 +187,41 @@ class MelSpectrogram(nn.Module):
         self.register_buffer("window", torch.hann_window(settings.n_fft, periodic=True), persistent=False)
 
     def forward(self, audio: torch.Tensor) -> torch.Tensor:
-        return self.to_db(self.power_mel(audio), inplace=True)
+        return self._db_inplace(self.power_mel(audio))
 
     def power_mel(self, audio: torch.Tensor) -> torch.Tensor:
         """Mel power (before dB), ``(..., channels, frames, n_mels)`` float32."""
-        if audio.ndim < 2:
-            raise ValueError(f"expected audio shaped (..., channels, samples), got shape {tuple(audio.shape)}")
-        s = self.settings
+        if audio.dim() < 2:
+            raise ValueError("expected audio shaped (..., channels, samples), got shape " + str(list(audio.shape)))
         device = self.window.device
-        lead, n_samples = audio.shape[:-1], audio.shape[-1]
-        flat = audio.reshape(-1, n_samples)
-        n_signals, n_frames = flat.shape[0], s.n_frames(n_samples)
-        out = torch.empty((n_signals, n_frames, s.n_mels), dtype=torch.float32, device=device)
-        columns = self.block_columns or (self.CPU_BLOCK_COLUMNS if device.type == "cpu" else self.DEVICE_BLOCK_COLUMNS)
+        lead = audio.shape[:-1]
+        n_samples = audio.shape[-1]
+        n_signals = 1
+        for size in lead:  # not reshape(-1, …): that is ambiguous for zero samples
+            n_signals *= size
+        flat = audio.reshape(n_signals, n_samples)
+        n_frames = centred_frames(n_samples, hop_length=self.hop_length)
+        out = torch.empty((n_signals, n_frames, self.n_mels), dtype=torch.float32, device=device)
+        columns = self.block_columns
+        if columns <= 0:
+            columns = self.cpu_block_columns if device.type == "cpu" else self.device_block_columns
         frames_per_block = max(1, min(n_frames, columns))
         signals_per_block = max(1, columns // frames_per_block)
-        half = s.n_fft // 2
+        half = self.n_fft // 2
         for first_signal in range(0, n_signals, signals_per_block):
-            signals = slice(first_signal, min(first_signal + signals_per_block, n_signals))
+            last_signal = min(first_signal + signals_per_block, n_signals)
             # center=True with zero ("constant") padding, as librosa; padded once per signal group
             # so that frame blocks are exact slices of the same framing.
-            padded = torch.nn.functional.pad(flat[signals].to(device=device, dtype=torch.float32), (half, half))
+            padded = torch.nn.functional.pad(flat[first_signal:last_signal].to(device=device, dtype=torch.float32),
+                                             [half, half])
             for first in range(0, n_frames, frames_per_block):
                 last = min(first + frames_per_block, n_frames)
-                segment = padded[:, first * s.hop_length : (last - 1) * s.hop_length + s.n_fft]
-                spec = torch.stft(segment, n_fft=s.n_fft, hop_length=s.hop_length, window=self.window,
+                segment = padded[:, first * self.hop_length : (last - 1) * self.hop_length + self.n_fft]
+                spec = torch.stft(segment, n_fft=self.n_fft, hop_length=self.hop_length, window=self.window,
                                   center=False, return_complex=True)  # (signals, F, frames)
                 power = spec.real.square().add_(spec.imag.square())
-                out[signals, first:last] = torch.matmul(power.transpose(-1, -2), self.mel_basis_t)
-        return out.reshape(*lead, n_frames, s.n_mels)
+                out[first_signal:last_signal, first:last] = torch.matmul(power.transpose(-1, -2), self.mel_basis_t)
+        return out.reshape(list(lead) + [n_frames, self.n_mels])
 
     def to_db(self, power: torch.Tensor, *, inplace: bool = False) -> torch.Tensor:
         """``10·log10(max(amin, S) / ref)`` clipped at (per-example max − ``top_db``).
@@ -203,15 +229,16 @@ class MelSpectrogram(nn.Module):
         ``power`` is ``(..., channels, frames, n_mels)``; the max is over the last three axes.
         ``inplace=True`` overwrites ``power`` (no large temporaries).
         """
-        s = self.settings
-        db = power if inplace else power.clone()
-        db.clamp_(min=s.amin).log10_().mul_(10.0)
-        offset = 10.0 * math.log10(max(s.amin, s.ref))
-        if offset:
-            db.sub_(offset)
-        if s.top_db is not None and db.numel() > 0:
-            peak = db.flatten(start_dim=max(db.ndim - 3, 0)).amax(dim=-1)
-            floor = (peak - s.top_db).reshape(*peak.shape, *([1] * min(db.ndim, 3)))
+        return self._db_inplace(power if inplace else power.clone())
+
+    def _db_inplace(self, db: torch.Tensor) -> torch.Tensor:
+        """:meth:`to_db` on ``db`` in place (the scriptable body)."""
+        db.clamp_(min=self.amin).log10_().mul_(10.0)
+        if self.db_offset != 0.0:
+            db.sub_(self.db_offset)
+        if self.clip_top_db and db.numel() > 0:
+            peak = db.flatten(start_dim=max(db.dim() - 3, 0)).amax(dim=-1)
+            floor = (peak - self.top_db).reshape(list(peak.shape) + [1] * min(db.dim(), 3))
             torch.maximum(db, floor, out=db)
         return db
 

@@ -1,6 +1,7 @@
 """Transfer evaluation back end (SPEC section 6, paper section 4.4), independent of the network.
 
-* :mod:`.probes` — MLP probes for classification (accuracy) and regression (R²), R6.2.
+* :mod:`.probes` — MLP probes for classification (accuracy) and regression (R²), R6.2, and
+  one-vs-rest for multi-label tagging (ROC-AUC, PR-AUC).
 * :mod:`.recommend` — content-aware weighted matrix factorisation (Eq. 7) for cold-start
   recommendation, nDCG@500, and an ``implicit`` ALS reference row, R6.3.
 * :mod:`.baselines` — the 120-d MFCC baseline and user-supplied embeddings, R6.5.
@@ -11,6 +12,7 @@ The modules import scikit-learn, librosa and implicit only inside the functions 
 
 from mtl_music.evaluation.baselines import MFCC_DIM, external_features, mfcc_features, mfcc_for_paths
 from mtl_music.evaluation.probes import (
+    TASK_SCORES,
     ProbeResult,
     probe_fit,
     probe_score,
@@ -41,6 +43,7 @@ __all__ = [
     "ProbeResult",
     "RecommendationSplit",
     "ResultsTable",
+    "TASK_SCORES",
     "WMFSettings",
     "cold_start_factors",
     "cold_start_split",

@@ -114,14 +114,24 @@ def file_digest(path: Path, *, chunk: int = 1 << 20) -> str:
     return h.hexdigest()[:16]
 
 
-def cached_features(*, cache_root: Path, digest: str, compute: Callable[[], tuple[list[str], np.ndarray]]
-                    ) -> tuple[list[str], np.ndarray]:
-    """``compute()`` once per ``digest``: later calls read ``<cache_root>/features/<digest>.npz``."""
+def cached_features(*, cache_root: Path, digest: str, requested: Sequence[str],
+                    compute: Callable[[], tuple[list[str], np.ndarray]]) -> tuple[list[str], np.ndarray]:
+    """``compute()`` once per ``digest``: later calls read ``<cache_root>/features/<digest>.npz``.
+
+    The file also records which track ids were asked for; when ``requested`` holds an id that
+    the stored extraction was not asked for (tracks added to a target since), it is computed
+    again rather than leaving the new tracks out. Ids asked for but absent from the features
+    (undecodable or silent audio) do not trigger that: they would be absent again.
+    """
     path = Path(cache_root) / "features" / f"{digest}.npz"
     if path.is_file():
         try:
             with np.load(path, allow_pickle=False) as data:
-                return [str(t) for t in data["track_ids"]], data["features"]
+                asked = set(data["requested"].tolist()) if "requested" in data else set(data["track_ids"].tolist())
+                if set(requested) <= asked:
+                    return [str(t) for t in data["track_ids"]], data["features"]
+                log.info("feature cache %s predates %d track(s) of this target; extracting again", path,
+                         len(set(requested) - asked))
         except (OSError, ValueError, KeyError) as err:  # a torn file: recompute rather than fail
             log.warning("feature cache %s unreadable (%s); extracting again", path, err)
     ids, features = compute()
@@ -129,6 +139,7 @@ def cached_features(*, cache_root: Path, digest: str, compute: Callable[[], tupl
         raise DataError(f"features for {path.stem} contain NaN or inf; check the checkpoint and the target audio")
     path.parent.mkdir(parents=True, exist_ok=True)
     temp = path.with_suffix(".part.npz")
-    np.savez(temp, track_ids=np.asarray(ids, dtype=str), features=features)
+    np.savez(temp, track_ids=np.asarray(ids, dtype=str), features=features,
+             requested=np.asarray(sorted(set(requested) | set(ids)), dtype=str))
     temp.replace(path)
     return ids, features

@@ -1,12 +1,16 @@
-"""Classification and regression probes on fixed features (R6.2, paper 4.4.2).
+"""Classification, multi-label and regression probes on fixed features (R6.2, paper 4.4.2).
 
 The probe is scikit-learn's MLP with the paper's fixed hyper-parameters — two hidden layers of
 256 ReLU units, Adam, 200 iterations — and every other argument left at scikit-learn's default
 (batch 200 or n, learning rate 1e-3, L2 1e-4, no early stopping), so the probe is identical for
 every representation. Features are z-scored with a ``StandardScaler`` fitted on the training part
-only (the MLP is scale-sensitive; the paper does not say, this is the usual practice). Metrics:
-accuracy for classification, R² for regression (a regression target that is 2-D, e.g. arousal and
-valence together, gets scikit-learn's uniform average R²).
+only (the MLP is scale-sensitive; the paper does not say, this is the usual practice). Metrics
+(:data:`TASK_SCORES`, the first the primary one): accuracy for classification, R² for regression
+(a regression target that is 2-D, e.g. arousal and valence together, gets scikit-learn's uniform
+average R²), and for multi-label tagging — not in the paper — one such MLP per tag
+(one-vs-rest) scored by ROC-AUC and PR-AUC (average precision), both macro-averaged over the
+tags that have a positive and a negative in the test part (the others are left out and counted).
+A tag with a single class in the training part gets a constant predictor (scikit-learn's).
 
 200 Adam epochs often stop short of scikit-learn's tolerance, which makes it warn
 ``ConvergenceWarning`` once per fit. That warning is expected under a fixed budget, so it is
@@ -18,8 +22,8 @@ from __future__ import annotations
 
 import logging
 import warnings
-from dataclasses import dataclass
-from typing import Sequence
+from dataclasses import dataclass, field
+from typing import Mapping, Sequence
 
 import numpy as np
 
@@ -30,17 +34,33 @@ log = logging.getLogger(__name__)
 #: The paper's probe (fixed across every representation and target).
 HIDDEN_LAYERS = (256, 256)
 MAX_ITER = 200
-TASKS = ("classification", "regression")
+TASKS = ("classification", "regression", "multilabel")
+
+#: Task → the scores its probe reports, the primary one first (the names of
+#: :data:`mtl_music.targets.TASK_METRICS` and ``TASK_EXTRA_METRICS``).
+TASK_SCORES = {"classification": ("accuracy",), "regression": ("r2",), "multilabel": ("roc_auc", "pr_auc")}
+
+# OneVsRestClassifier's warning on a tag with one class in the training part (a regex).
+_CONSTANT_TAG_WARNING = r"Label .* is present in all training examples"
 
 
 @dataclass(frozen=True)
 class ProbeResult:
-    """One probe fit: ``score`` (accuracy or R² on the test part), whether Adam reached
-    scikit-learn's tolerance within ``MAX_ITER`` epochs, and how many epochs it ran."""
+    """One probe fit: ``score`` (the task's primary score on the test part: accuracy, R² or
+    ROC-AUC), whether Adam reached scikit-learn's tolerance within ``MAX_ITER`` epochs (every
+    tag's MLP, for multilabel), and how many epochs it ran (the most over tags).
+
+    ``scores``: every score of the task (:data:`TASK_SCORES`), the primary one included.
+    ``skipped_tags``: multilabel tags left out of the scores (no positive or no negative in the
+    test part); ``constant_tags``: tags with a single class in the training part.
+    """
 
     score: float
     converged: bool
     n_iter: int
+    scores: Mapping[str, float] = field(default_factory=dict)
+    skipped_tags: int = 0
+    constant_tags: int = 0
 
 
 def probe_fit(
@@ -55,12 +75,14 @@ def probe_fit(
     """Fits the MLP probe on ``features[train_idx]`` and scores it on ``features[test_idx]``.
 
     ``features``: (n, D) float; ``labels``: (n,) class labels (any hashable) for
-    ``task="classification"``, or (n,) / (n, k) floats for ``task="regression"``;
-    ``train_idx``/``test_idx``: 1-D integer indices into the n rows (disjoint).
-    ``seed`` is the MLP's ``random_state`` (weight init and batch order).
+    ``task="classification"``, (n,) / (n, k) floats for ``task="regression"``, or an (n, n_tags)
+    0/1 indicator matrix for ``task="multilabel"``; ``train_idx``/``test_idx``: 1-D integer
+    indices into the n rows (disjoint). ``seed`` is the MLP's ``random_state`` (weight init and
+    batch order; every tag's MLP gets the same one).
     """
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.metrics import accuracy_score, r2_score
+    from sklearn.multiclass import OneVsRestClassifier
     from sklearn.neural_network import MLPClassifier, MLPRegressor
     from sklearn.preprocessing import StandardScaler
 
@@ -70,11 +92,15 @@ def probe_fit(
     X_test = scaler.transform(X[test_idx])
     y_train, y_test = y[train_idx], y[test_idx]
 
-    kind = MLPClassifier if task == "classification" else MLPRegressor
+    kind = MLPRegressor if task == "regression" else MLPClassifier
     model = kind(hidden_layer_sizes=HIDDEN_LAYERS, activation="relu", solver="adam",
                  max_iter=MAX_ITER, random_state=int(seed))
+    if task == "multilabel":
+        model = OneVsRestClassifier(model)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
+        # one-vs-rest's note on a tag with a single class in the training part: counted instead
+        warnings.filterwarnings("ignore", message=_CONSTANT_TAG_WARNING, category=UserWarning)
         model.fit(X_train, y_train)
     converged = not any(issubclass(w.category, ConvergenceWarning) for w in caught)
     # Re-emit anything else (it is not the expected budget warning).
@@ -82,12 +108,36 @@ def probe_fit(
         if not issubclass(w.category, ConvergenceWarning):
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
 
+    if task == "multilabel":
+        return _multilabel_result(model, X_test=X_test, y_train=y_train, y_test=y_test, converged=converged)
     predicted = model.predict(X_test)
     if task == "classification":
         score = float(accuracy_score(y_test, predicted))
     else:
         score = float(r2_score(y_test, predicted))
-    return ProbeResult(score=score, converged=converged, n_iter=int(model.n_iter_))
+    return ProbeResult(score=score, converged=converged, n_iter=int(model.n_iter_),
+                       scores={TASK_SCORES[task][0]: score})
+
+
+def _multilabel_result(model, *, X_test: np.ndarray, y_train: np.ndarray, y_test: np.ndarray,
+                       converged: bool) -> ProbeResult:
+    """ROC-AUC and PR-AUC of a fitted one-vs-rest probe, macro over the tags that have a
+    positive and a negative in the test part. ``y_train``/``y_test``: (n, n_tags) 0/1."""
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    probabilities = model.predict_proba(X_test)  # (n_test, n_tags)
+    positives = y_test.sum(axis=0)
+    scored = (positives > 0) & (positives < len(y_test))
+    if not scored.any():
+        raise DataError(f"no tag has both a positive and a negative track in the {len(y_test)}-track test part, so "
+                        "ROC-AUC is undefined; add tracks (or raise test_fraction)")
+    train_positives = y_train.sum(axis=0)
+    roc = float(roc_auc_score(y_test[:, scored], probabilities[:, scored], average="macro"))
+    pr = float(average_precision_score(y_test[:, scored], probabilities[:, scored], average="macro"))
+    n_iter = max((int(getattr(e, "n_iter_", 0)) for e in model.estimators_), default=0)
+    return ProbeResult(score=roc, converged=converged, n_iter=n_iter, scores={"roc_auc": roc, "pr_auc": pr},
+                       skipped_tags=int((~scored).sum()),
+                       constant_tags=int(((train_positives == 0) | (train_positives == len(y_train))).sum()))
 
 
 def probe_score(
@@ -99,7 +149,8 @@ def probe_score(
     task: str,
     seed: int,
 ) -> float:
-    """Accuracy (classification) or R² (regression) of the MLP probe; see :func:`probe_fit`."""
+    """Accuracy (classification), R² (regression) or ROC-AUC (multilabel) of the MLP probe;
+    see :func:`probe_fit`."""
     return probe_fit(features=features, labels=labels, train_idx=train_idx, test_idx=test_idx,
                      task=task, seed=seed).score
 
@@ -129,7 +180,8 @@ def run_probe_details(
     task: str,
     seed: int = 0,
 ) -> list[ProbeResult]:
-    """Like :func:`run_probes`, with convergence information per repetition."""
+    """Like :func:`run_probes`, with every score and convergence information per repetition.
+    Logs how many multi-label tags the scores left out or fitted as constants."""
     if len(splits) == 0:
         raise DataError("no train/test split given; pass at least one (train_idx, test_idx) pair")
     results = []
@@ -145,6 +197,13 @@ def run_probe_details(
         log.info("%d of %d probe fits stopped at the fixed %d-iteration budget before Adam's tolerance "
                  "(expected with the paper's fixed setting; scores are still comparable)",
                  unconverged, len(results), MAX_ITER)
+    skipped = sum(res.skipped_tags for res in results)
+    constant = sum(res.constant_tags for res in results)
+    if skipped or constant:
+        log.warning("multi-label probe: over %d repetition(s), %d tag score(s) were left out (no positive or no "
+                    "negative track in the test part) and %d tag(s) had a single class in the training part "
+                    "(constant prediction); more tracks per tag make the scores steadier",
+                    len(results), skipped, constant)
     return results
 
 
@@ -229,6 +288,14 @@ def _check_inputs(features, labels, train_idx, test_idx, task):
                 "the regression target is constant on the training part, so there is nothing to learn; "
                 "check the labels or the split"
             )
+    elif task == "multilabel":
+        if y.ndim != 2 or y.shape[1] == 0 or not np.isin(y, (0, 1)).all():
+            raise DataError(f"multi-label labels must be an (items × tags) 0/1 indicator matrix, got shape {y.shape}")
+        y = y.astype(np.int64)
+        positives = y[train_idx].sum(axis=0)
+        if not ((positives > 0) & (positives < len(train_idx))).any():
+            raise DataError("no tag has both a positive and a negative track in the training part, so there is "
+                            "nothing to learn; check the labels or the split")
     else:
         if y.ndim != 1:
             raise DataError(f"classification labels must be 1-D (one class per item), got shape {y.shape}")

@@ -8,7 +8,8 @@ One row per measured number::
 ``MSS-CR``, ``MFCC``, ``Rand``); ``sources``: the learning sources, ``+``-joined in the order given
 (``"bpm+tag"``; empty for baselines); ``target``: the target dataset; ``repetition``: 0-based
 index of the train/test split (SPEC R6.6 calls this column "split"); ``metric``: ``accuracy``,
-``r2`` or ``ndcg@500``; ``value``: the number.
+``r2``, ``ndcg@500``, or for a multi-label target both ``roc_auc`` and ``pr_auc`` (two rows per
+repetition); ``value``: the number.
 
 Rows are keyed by everything but ``value``. Adding a row whose key exists replaces the old value,
 and :meth:`ResultsTable.to_csv` merges with what the file already holds (the file's rows first,

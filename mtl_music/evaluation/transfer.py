@@ -3,8 +3,9 @@
 A :class:`Representation` turns a target's tracks into one feature vector per track: a trained
 network (:func:`network_representation`), the same network untrained (``rand``), MFCC
 statistics (``mfcc``) or a user's own embeddings (``external``). :func:`evaluate` runs every
-target's protocol on it (probe accuracy / R², or cold-start nDCG@500) and returns a tidy
-:class:`~mtl_music.evaluation.results.ResultsTable`. The callback and the ``evaluate`` CLI are
+target's protocol on it (probe accuracy / R² / ROC-AUC and PR-AUC, or cold-start nDCG@500) and
+returns a tidy :class:`~mtl_music.evaluation.results.ResultsTable`, one row per repetition and
+metric (a multi-label target reports two metrics, the others one). The callback and the ``evaluate`` CLI are
 thin layers over it.
 """
 
@@ -63,7 +64,7 @@ def network_representation(module, *, run: str, digest: str, num_workers: int = 
         cache = target_cache(name=name, tracks=tracks, settings=settings, cache_root=target_root / "mel",
                              num_workers=num_workers)
         return cached_features(
-            cache_root=target_root, digest=f"{digest}-{settings.key()}",
+            cache_root=target_root, digest=f"{digest}-{settings.key()}", requested=[t[0] for t in tracks],
             compute=lambda: extract_features(represent=represent, cache=cache, band_mean=module.band_mean.cpu().numpy(),
                                              band_std=module.band_std.cpu().numpy(),
                                              slice_frames=int(hp.get("crop_frames", 216)), batch_slices=batch_slices,
@@ -93,7 +94,7 @@ def mfcc_representation(*, num_workers: int = 2) -> Representation:
 
     def features(name: str, tracks, target_root: Path):
         ids = [t[0] for t in tracks]
-        return cached_features(cache_root=target_root, digest="mfcc-v1",
+        return cached_features(cache_root=target_root, digest="mfcc-v1", requested=ids,
                                compute=lambda: (ids, mfcc_for_paths([t[1] for t in tracks], num_workers=num_workers)))
 
     return Representation(run="mfcc", strategy="mfcc", sources=(), features=features)
@@ -130,14 +131,15 @@ def _kept_index(index, ids: Sequence[str]):
 
 
 def evaluate_target(representation: Representation, cfg_target, *, data_root: Path, n_repetitions: int = 5,
-                    seed: int = 0) -> tuple[str, str, list[float]]:
-    """Runs one target's protocol: ``(target name, metric, one value per repetition)``."""
+                    seed: int = 0) -> tuple[str, dict[str, list[float]]]:
+    """Runs one target's protocol: ``(target name, {metric: one value per repetition})``, the
+    target's metrics in ``index.metrics`` order (the primary one first)."""
     from threadpoolctl import threadpool_limits
 
     from mtl_music.targets import load_target
 
     index = load_target(cfg_target)
-    target_root = Path(data_root) / "targets" / index.name
+    target_root = Path(data_root) / "targets" / (index.cache_name or index.name)
     tracks = [(t.track_id, t.path, t.split) for t in index.tracks]
     ids, X = representation.features(index.name, tracks, target_root)
     index = _kept_index(index, ids)
@@ -146,22 +148,23 @@ def evaluate_target(representation: Representation, cfg_target, *, data_root: Pa
     # One BLAS thread: the probes' small matrix products run many times slower with two threads
     # on a shared 2-core machine (measured 0.5 s vs 6 s for one fit), and no faster elsewhere.
     with threadpool_limits(1, "blas"):
-        return index.name, index.metric, _protocol(index, X, n_repetitions=n_repetitions, seed=seed)
+        return index.name, _protocol(index, X, n_repetitions=n_repetitions, seed=seed)
 
 
-def _protocol(index, X: np.ndarray, *, n_repetitions: int, seed: int) -> list[float]:
-    from mtl_music.evaluation.probes import run_probes
+def _protocol(index, X: np.ndarray, *, n_repetitions: int, seed: int) -> dict[str, list[float]]:
+    """``{metric: one value per repetition}`` for every metric of ``index.metrics``; ``X``:
+    (n_tracks, D) features in ``index.tracks`` order."""
+    from mtl_music.evaluation.probes import run_probe_details
     from mtl_music.evaluation.recommend import evaluate_recommendation
     from mtl_music.targets import target_splits
 
     if index.task == "recommendation":
-        values = evaluate_recommendation(plays=index.interactions.matrix, features=X, n_repetitions=n_repetitions,
-                                         test_fraction=index.test_fraction, seed=seed)
-    else:
-        labels = np.asarray([t.label for t in index.tracks], dtype=object if index.task == "classification" else float)
-        splits = target_splits(index, n_repetitions=n_repetitions, seed=seed)
-        values = run_probes(features=X, labels=labels, splits=splits, task=index.task, seed=seed)
-    return values
+        return {index.metric: evaluate_recommendation(plays=index.interactions.matrix, features=X,
+                                                      n_repetitions=n_repetitions, test_fraction=index.test_fraction,
+                                                      seed=seed)}
+    splits = target_splits(index, n_repetitions=n_repetitions, seed=seed)
+    results = run_probe_details(features=X, labels=index.labels, splits=splits, task=index.task, seed=seed)
+    return {metric: [res.scores[metric] for res in results] for metric in index.metrics}
 
 
 def evaluate(representation: Representation, targets: Mapping[str, Any], *, data_root: Path,
@@ -170,10 +173,12 @@ def evaluate(representation: Representation, targets: Mapping[str, Any], *, data
     table = ResultsTable()
     for name, cfg_target in targets.items():
         started = time.perf_counter()
-        target, metric, values = evaluate_target(representation, cfg_target, data_root=data_root,
-                                                 n_repetitions=n_repetitions, seed=seed)
-        table.extend(run=representation.run, strategy=representation.strategy, sources=representation.sources,
-                     target=target, metric=metric, values=values)
-        log.info("%s on %s: %s = %.4f ± %.4f (%d repetitions, %.1f s)", representation.run, target, metric,
-                 float(np.mean(values)), float(np.std(values, ddof=1)) if len(values) > 1 else 0.0, len(values), time.perf_counter() - started)
+        target, by_metric = evaluate_target(representation, cfg_target, data_root=data_root,
+                                            n_repetitions=n_repetitions, seed=seed)
+        for metric, values in by_metric.items():
+            table.extend(run=representation.run, strategy=representation.strategy, sources=representation.sources,
+                         target=target, metric=metric, values=values)
+            log.info("%s on %s: %s = %.4f ± %.4f (%d repetitions, %.1f s)", representation.run, target, metric,
+                     float(np.mean(values)), float(np.std(values, ddof=1)) if len(values) > 1 else 0.0, len(values),
+                     time.perf_counter() - started)
     return table

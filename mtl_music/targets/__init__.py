@@ -10,6 +10,12 @@ Every module has the same surface, mirdata-style:
 ``conf/target/<name>.yaml`` names its module with ``loader`` (``demo_region`` uses ``gtzan``,
 ``demo_dance`` uses ``ballroom``, both MediaEval targets use ``mediaeval``).
 :func:`load_target` dispatches on it; :func:`target_splits` on the index's ``loader``.
+
+Besides the paper's datasets, :mod:`~mtl_music.targets.folder` reads *your own* data: an audio
+folder plus a CSV/TSV label file (``path, label`` for classification, ``path, tag1;tag2`` for
+multi-label tagging, ``path, value[, value2]`` for regression, optional ``split`` and ``group``
+columns), the task inferred from the file (``target=folder target.root=DIR target.labels=FILE``).
+Tasks and their metrics: :data:`TASK_METRICS` (the primary one) and :data:`TASK_EXTRA_METRICS`.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from typing import Any
 from mtl_music.config import CONF_DIR
 from mtl_music.errors import ConfigError
 from mtl_music.targets.base import (
+    TASK_EXTRA_METRICS,
     TASK_METRICS,
     Interactions,
     Split,
@@ -30,7 +37,7 @@ from mtl_music.targets.base import (
 )
 
 #: Loader modules of :mod:`mtl_music.targets` (what a target YAML's ``loader`` may name).
-LOADERS = ("ballroom", "fma_medium", "gtzan", "irmas", "lastfm1k", "mediaeval")
+LOADERS = ("ballroom", "fma_medium", "folder", "gtzan", "irmas", "lastfm1k", "mediaeval")
 
 
 def available_targets() -> list[str]:
@@ -67,6 +74,7 @@ def target_splits(index: TargetIndex, *, n_repetitions: int = 5, seed: int = 0) 
 
 __all__ = [
     "LOADERS",
+    "TASK_EXTRA_METRICS",
     "TASK_METRICS",
     "Interactions",
     "Split",

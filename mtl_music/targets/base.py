@@ -2,20 +2,34 @@
 
 A loader (one module per dataset in :mod:`mtl_music.targets`) turns a dataset on disk into a
 :class:`TargetIndex`: its tracks (:class:`TargetTrack`, one audio file each, with a label and
-the dataset's own split where it has one), the task and the metric. ``splits()`` then gives the
-(train, test) positions of the R6.2 protocol, 5 repetitions by default:
+the dataset's own split where it has one), the task and its metrics. Tasks and metrics:
 
-* a pre-defined split (GTZAN fault-filtered, FMA, MediaEval): train = train + valid, test = test
-  (the paper folds the validation part into training). All repetitions reuse the same split;
-  they differ only by the probe's seed, which the evaluation sets per repetition.
+* ``classification`` (one class per track): accuracy;
+* ``multilabel`` (a set of tags per track, e.g. a user's tagging data): ROC-AUC, then PR-AUC
+  (average precision), both macro-averaged over tags, one-vs-rest probes;
+* ``regression`` (one number per track, or several: a 2-D label gets the uniform-average R²): R²;
+* ``recommendation`` (play counts, no label): nDCG@500 on cold-start tracks.
+
+The paper's tasks have one metric each (:data:`TASK_METRICS`, the primary one); a task with
+more lists the others in :data:`TASK_EXTRA_METRICS`, and :attr:`TargetIndex.metrics` gives all.
+
+``splits()`` then gives the (train, test) positions of the R6.2 protocol, 5 repetitions by default:
+
+* a pre-defined split (GTZAN fault-filtered, FMA, MediaEval, a label file's ``split`` column):
+  train = train + valid, test = test (the paper folds the validation part into training). All
+  repetitions reuse the same split; they differ only by the probe's seed, which the evaluation
+  sets per repetition.
 * otherwise a random split (``index.test_fraction`` held out, 20 % by default), re-drawn per
   repetition from :func:`repetition_seed` ``(seed, r)``: stratified by label (or by
   ``TargetTrack.stratum`` when it is set, e.g. MediaEval's genre), keeping each
-  ``TargetTrack.group`` on one side (IRMAS songs), or plain for recommendation (Last.fm tracks).
+  ``TargetTrack.group`` on one side (IRMAS songs, a label file's ``group`` column), plain for
+  recommendation (Last.fm tracks), and for multi-label targets a group-aware draw retried until
+  every tag has tracks on both sides (:func:`multilabel_splits`).
 """
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,12 +37,19 @@ from typing import Sequence
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.model_selection import ShuffleSplit, StratifiedGroupKFold, StratifiedShuffleSplit
+from sklearn.model_selection import GroupShuffleSplit, ShuffleSplit, StratifiedGroupKFold, StratifiedShuffleSplit
 
 from mtl_music.errors import DataError
 
-#: Task → the metric the paper reports for it (R6.2, R6.3).
-TASK_METRICS = {"classification": "accuracy", "regression": "r2", "recommendation": "ndcg@500"}
+log = logging.getLogger(__name__)
+
+#: Task → its primary metric: the one the paper reports (R6.2, R6.3), and for multi-label
+#: tagging ROC-AUC (macro over tags), the usual headline metric of auto-tagging.
+TASK_METRICS = {"classification": "accuracy", "regression": "r2", "recommendation": "ndcg@500",
+                "multilabel": "roc_auc"}
+
+#: Task → the metrics it reports besides the primary one (PR-AUC: macro average precision).
+TASK_EXTRA_METRICS: dict[str, tuple[str, ...]] = {"multilabel": ("pr_auc",)}
 
 #: Split names a track may carry.
 SPLIT_NAMES = ("train", "valid", "test")
@@ -47,7 +68,9 @@ class TargetTrack:
     Attributes:
         track_id: stable id, unique within the dataset (e.g. ``"blues/blues.00012"``).
         path: the audio file.
-        label: class name (classification), float (regression), ``None`` (recommendation).
+        label: class name (classification), sorted tuple of tags (multilabel), float or tuple of
+            floats (regression; a tuple for a label with several values, e.g. arousal and
+            valence), ``None`` (recommendation).
         split: ``"train" | "valid" | "test"`` where the dataset has a pre-defined split, else ``None``.
         group: tracks sharing a group must stay on one side of a split (IRMAS: one song's excerpts).
         stratum: what random splits stratify on when it is not the label (MediaEval: the genre).
@@ -55,7 +78,7 @@ class TargetTrack:
 
     track_id: str
     path: Path
-    label: str | float | None
+    label: str | float | tuple[str, ...] | tuple[float, ...] | None
     split: str | None
     group: str | None = None
     stratum: str | None = None
@@ -82,12 +105,16 @@ class TargetIndex:
     Attributes:
         name: the config name (``conf/target/<name>.yaml``), e.g. ``"gtzan"`` or ``"demo_region"``.
         loader: the module of :mod:`mtl_music.targets` that built it (``"gtzan"`` for ``demo_region``).
-        task: ``"classification" | "regression" | "recommendation"``.
-        metric: ``"accuracy" | "r2" | "ndcg@500"``.
+        task: ``"classification" | "multilabel" | "regression" | "recommendation"``.
+        metric: the task's primary metric, :data:`TASK_METRICS` (``"accuracy" | "roc_auc" |
+            "r2" | "ndcg@500"``); :attr:`metrics` lists every metric the task reports.
         tracks: the tracks, in a stable order (positions in ``splits()`` index this list).
-        classes: sorted class names (classification only).
+        classes: sorted class names (classification), sorted tag vocabulary (multilabel).
         interactions: users × tracks play counts (recommendation only).
         test_fraction: share of tracks a random split holds out (unused by pre-defined splits).
+        cache_name: the folder under ``<data_root>/targets/`` holding this target's mel and
+            feature caches; ``None``: ``name``. The generic ``folder`` loader names it after the
+            audio folder, so two folders evaluated under one target name never share caches.
     """
 
     name: str
@@ -98,6 +125,7 @@ class TargetIndex:
     classes: tuple[str, ...] = ()
     interactions: Interactions | None = None
     test_fraction: float = DEFAULT_TEST_FRACTION
+    cache_name: str | None = None
 
     def __post_init__(self) -> None:
         # Loaders build indexes; a contradiction here is a loader bug, so it fails loudly.
@@ -111,15 +139,39 @@ class TargetIndex:
         if self.task == "classification" and (
                 list(self.classes) != sorted(set(self.classes)) or {t.label for t in self.tracks} - set(self.classes)):
             raise ValueError(f"target {self.name}: classes must be sorted, unique and cover every label")
+        if self.task == "multilabel" and (
+                list(self.classes) != sorted(set(self.classes))
+                or not all(isinstance(t.label, tuple) and t.label and set(t.label) <= set(self.classes)
+                           for t in self.tracks)):
+            raise ValueError(f"target {self.name}: multi-label tracks need a non-empty tuple of tags, "
+                             "classes the sorted tag vocabulary")
+        if self.task == "regression" and len({len(t.label) if isinstance(t.label, tuple) else 0
+                                              for t in self.tracks}) > 1:
+            raise ValueError(f"target {self.name}: regression labels must all be numbers or all tuples of one length")
         if self.task == "recommendation":
             if self.interactions is None or self.interactions.matrix.shape != (len(self.interactions.user_ids), len(self.tracks)):
                 raise ValueError(f"target {self.name}: interactions must be (n_users, n_tracks)")
 
     @property
+    def metrics(self) -> tuple[str, ...]:
+        """Every metric the task reports, the primary one (:attr:`metric`) first."""
+        return (self.metric, *TASK_EXTRA_METRICS.get(self.task, ()))
+
+    @property
     def labels(self) -> np.ndarray:
-        """Labels in track order: (n_tracks,) str for classification, float64 for regression."""
+        """Labels in track order: (n_tracks,) str objects for classification; (n_tracks,) float64
+        for regression, (n_tracks, k) for a k-valued label; (n_tracks, n_classes) uint8 tag
+        indicators in ``classes`` order for multilabel."""
         if self.task == "regression":
+            if self.tracks and isinstance(self.tracks[0].label, tuple):
+                return np.array([[float(v) for v in t.label] for t in self.tracks], dtype=np.float64)
             return np.array([float(t.label) for t in self.tracks], dtype=np.float64)
+        if self.task == "multilabel":
+            column = {tag: j for j, tag in enumerate(self.classes)}
+            indicators = np.zeros((len(self.tracks), len(self.classes)), dtype=np.uint8)
+            for i, track in enumerate(self.tracks):
+                indicators[i, [column[tag] for tag in track.label]] = 1
+            return indicators
         return np.array([t.label for t in self.tracks], dtype=object)
 
 
@@ -159,6 +211,18 @@ def _sorted_split(train: np.ndarray, test: np.ndarray) -> Split:
     return np.sort(train).astype(np.int64), np.sort(test).astype(np.int64)
 
 
+def _draws(n_repetitions: int, seed: int, draw) -> list[Split]:
+    """One split per repetition: the first (train, test) that ``draw(random_state)`` yields,
+    with :func:`repetition_seed` ``(seed, r)`` for repetition ``r``."""
+    return [_sorted_split(*next(draw(repetition_seed(seed, r)))) for r in range(n_repetitions)]
+
+
+def _group_shuffle(index: "TargetIndex", groups: np.ndarray, state: int):
+    """``GroupShuffleSplit`` holding out ``index.test_fraction`` of the groups, as a generator."""
+    return GroupShuffleSplit(n_splits=1, test_size=index.test_fraction, random_state=state).split(
+        np.zeros(len(groups)), groups=groups)
+
+
 def stratified_splits(index: TargetIndex, *, n_repetitions: int = 5, seed: int = 0) -> list[Split]:
     """Random splits holding out ``index.test_fraction`` of the tracks, stratified by label (or
     stratum): each class keeps its share on both sides, up to rounding. Repetition ``r`` draws
@@ -174,13 +238,8 @@ def stratified_splits(index: TargetIndex, *, n_repetitions: int = 5, seed: int =
         raise DataError(f"target {index.name}: {len(strata)} tracks cannot be split {1 - index.test_fraction:.0%}/"
                         f"{index.test_fraction:.0%} with every one of its {len(values)} classes on both sides; "
                         "add tracks or change test_fraction")
-    positions = np.zeros(len(strata))
-    result = []
-    for repetition in range(n_repetitions):
-        splitter = StratifiedShuffleSplit(n_splits=1, test_size=index.test_fraction,
-                                          random_state=repetition_seed(seed, repetition))
-        result.append(_sorted_split(*next(splitter.split(positions, strata))))
-    return result
+    return _draws(n_repetitions, seed, lambda state: StratifiedShuffleSplit(
+        n_splits=1, test_size=index.test_fraction, random_state=state).split(np.zeros(len(strata)), strata))
 
 
 def group_stratified_splits(index: TargetIndex, *, n_repetitions: int = 5, seed: int = 0) -> list[Split]:
@@ -193,18 +252,14 @@ def group_stratified_splits(index: TargetIndex, *, n_repetitions: int = 5, seed:
     """
     _check_repetitions(n_repetitions)
     strata = _strata(index)
-    groups = np.array([t.group if t.group is not None else f"track:{t.track_id}" for t in index.tracks], dtype=object)
+    groups = _groups(index)
     n_folds = max(2, round(1.0 / index.test_fraction))
     n_groups = len(set(groups))
     if n_groups < n_folds:
         raise DataError(f"target {index.name}: {n_groups} song group(s) cannot be split {n_folds} ways "
                         f"(test_fraction={index.test_fraction}); add tracks or raise test_fraction")
-    positions = np.zeros(len(strata))
-    result = []
-    for repetition in range(n_repetitions):
-        folds = StratifiedGroupKFold(n_splits=n_folds, shuffle=True, random_state=repetition_seed(seed, repetition))
-        result.append(_sorted_split(*next(folds.split(positions, strata, groups))))
-    return result
+    return _draws(n_repetitions, seed, lambda state: StratifiedGroupKFold(
+        n_splits=n_folds, shuffle=True, random_state=state).split(np.zeros(len(strata)), strata, groups))
 
 
 def random_splits(index: TargetIndex, *, n_repetitions: int = 5, seed: int = 0) -> list[Split]:
@@ -214,11 +269,71 @@ def random_splits(index: TargetIndex, *, n_repetitions: int = 5, seed: int = 0) 
     _check_repetitions(n_repetitions)
     if len(index.tracks) < 2:
         raise DataError(f"target {index.name}: {len(index.tracks)} track(s) cannot be split into train and test")
-    positions = np.zeros(len(index.tracks))
+    return _draws(n_repetitions, seed, lambda state: ShuffleSplit(
+        n_splits=1, test_size=index.test_fraction, random_state=state).split(np.zeros(len(index.tracks))))
+
+
+def _groups(index: TargetIndex) -> np.ndarray:
+    """Each track's group, a track without one being a group of its own."""
+    return np.array([t.group if t.group is not None else f"track:{t.track_id}" for t in index.tracks], dtype=object)
+
+
+def group_shuffle_splits(index: TargetIndex, *, n_repetitions: int = 5, seed: int = 0) -> list[Split]:
+    """Random splits that keep every ``TargetTrack.group`` on one side (regression with groups).
+
+    Repetition ``r`` holds out ``index.test_fraction`` of the *groups* (``GroupShuffleSplit``,
+    :func:`repetition_seed` ``(seed, r)``), so the share of tracks is close to but not exactly
+    ``test_fraction``. A track without a group is a group of its own.
+    """
+    _check_repetitions(n_repetitions)
+    groups = _groups(index)
+    if len(set(groups)) < 2:
+        raise DataError(f"target {index.name}: {len(set(groups))} group(s) cannot be split into train and test; "
+                        "a group stays on one side, so add tracks of other groups")
+    return _draws(n_repetitions, seed, lambda state: _group_shuffle(index, groups, state))
+
+
+#: How many group-shuffled draws :func:`multilabel_splits` tries per repetition.
+MULTILABEL_ATTEMPTS = 25
+
+
+def multilabel_splits(index: TargetIndex, *, n_repetitions: int = 5, seed: int = 0,
+                      attempts: int = MULTILABEL_ATTEMPTS) -> list[Split]:
+    """Group-aware random splits of a multi-label target that put every tag on both sides.
+
+    Repetition ``r`` draws like :func:`group_shuffle_splits` (the first attempt is exactly its
+    draw) and, while some tag lacks a positive or a negative track on one side (it could not
+    be learned, or not be scored), draws again with the attempt number mixed into the seed, up
+    to ``attempts`` times. When no draw covers every tag, the one that covers most is kept and
+    logged; the probe's metrics then leave out the tags that lack a positive or a negative in
+    the test part (and count them).
+    """
+    _check_repetitions(n_repetitions)
+    if index.task != "multilabel":
+        raise ValueError(f"target {index.name}: multilabel_splits on a {index.task} target")
+    groups = _groups(index)
+    if len(set(groups)) < 2:
+        raise DataError(f"target {index.name}: {len(set(groups))} group(s) cannot be split into train and test; "
+                        "a group stays on one side, so add tracks of other groups")
+    indicators = index.labels.astype(bool)  # (n_tracks, n_tags)
     result = []
     for repetition in range(n_repetitions):
-        splitter = ShuffleSplit(n_splits=1, test_size=index.test_fraction, random_state=repetition_seed(seed, repetition))
-        result.append(_sorted_split(*next(splitter.split(positions))))
+        best: tuple[int, Split] | None = None
+        for attempt in range(attempts):
+            state = (repetition_seed(seed, repetition) if attempt == 0
+                     else int(np.random.SeedSequence([int(seed), int(repetition), attempt]).generate_state(1)[0]))
+            split = _sorted_split(*next(_group_shuffle(index, groups, state)))
+            covered = int(np.logical_and.reduce([indicators[side].any(axis=0) & ~indicators[side].all(axis=0)
+                                                 for side in split]).sum())
+            if best is None or covered > best[0]:
+                best = (covered, split)
+            if covered == indicators.shape[1]:
+                break
+        if best[0] < indicators.shape[1]:
+            log.warning("target %s, repetition %d: none of %d draws gives all %d tags positive and negative tracks "
+                        "on both sides; kept one that does for %d (the test metrics leave out tags without both "
+                        "there)", index.name, repetition, attempts, indicators.shape[1], best[0])
+        result.append(best[1])
     return result
 
 

@@ -22,7 +22,9 @@ class MultiSourceModule(pl.LightningModule):
 
     The checkpoint is self-contained for transfer evaluation: the hyper-parameters rebuild
     the network, and the training split's per-band statistics are buffers
-    (``band_mean``, ``band_std``, shape ``(n_mels,)``) used by :meth:`standardize`.
+    (``band_mean``, ``band_std``, shape ``(n_mels,)``) used by :meth:`standardize`. It also
+    carries what each head's outputs mean (:attr:`source_vocabularies`, saved under the
+    checkpoint key ``source_vocabularies``), for explanations (paper Fig. 16).
     """
 
     def __init__(
@@ -58,12 +60,28 @@ class MultiSourceModule(pl.LightningModule):
             self.network = self.network.to(memory_format=torch.channels_last)
         self._active: set[str] = set()
         self._ids_of_source: dict[str, set[int]] = {}
+        #: source -> :class:`~mtl_music.sources.vocabulary.SourceVocabulary` (empty for
+        #: checkpoints written before vocabularies were stored).
+        self.source_vocabularies: dict = {}
 
     # ----------------------------------------------------------------- helpers
     def set_band_statistics(self, mean, std) -> None:
         """Store the training split's per-band mean and std ((n_mels,) each)."""
         self.band_mean.copy_(torch.as_tensor(mean, dtype=torch.float32))
         self.band_std.copy_(torch.as_tensor(std, dtype=torch.float32))
+
+    def set_source_vocabularies(self, vocabularies: Mapping[str, Any]) -> None:
+        """What each source head's outputs mean (``None`` entries, e.g. ``self``, are dropped)."""
+        self.source_vocabularies = {name: v for name, v in vocabularies.items() if v is not None}
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["source_vocabularies"] = {name: v.to_state() for name, v in self.source_vocabularies.items()}
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        from mtl_music.sources.vocabulary import SourceVocabulary
+
+        states = checkpoint.get("source_vocabularies") or {}
+        self.source_vocabularies = {name: SourceVocabulary.from_state(state) for name, state in states.items()}
 
     def standardize(self, mel_db: torch.Tensor) -> torch.Tensor:
         """(…, T, n_mels) dB-mel -> standardised with the training statistics."""
@@ -75,6 +93,10 @@ class MultiSourceModule(pl.LightningModule):
     def representation(self, x: torch.Tensor) -> torch.Tensor:
         """fc-feature of every branch, concatenated: (B, d·m) or (B, d)."""
         return self.network.representation(self._input(x))
+
+    def head_logits(self, x: torch.Tensor, *, sources) -> dict[str, torch.Tensor]:
+        """``{source: (B, k) logits}`` of non-self heads from one trunk pass (explanations)."""
+        return self.network.forward_all(self._input(x), sources=list(sources))
 
     def _source_param_ids(self, source: str) -> set[int]:
         ids = self._ids_of_source.get(source)

@@ -42,6 +42,20 @@ def test_metric_choice_and_flat_layout(tmp_path):
         collect.collect_runs(runs_dir=sweep, metrics={"target0": "ndcg@500"})
 
 
+def test_a_multilabel_target_is_analysed_on_its_primary_metric():
+    import pandas as pd
+
+    from mtl_music.targets import TASK_METRICS
+
+    # every task's primary metric is preferred, so roc_auc wins over pr_auc (alphabetically first)
+    assert set(TASK_METRICS.values()) <= set(collect.METRIC_PREFERENCE)
+    learned = pd.DataFrame({"target": ["tags", "tags", "genre"], "metric": ["pr_auc", "roc_auc", "accuracy"]})
+    notes: list[str] = []
+    chosen = collect._choose_metrics(learned, metrics={}, notes=notes)
+    assert dict(zip(chosen["target"], chosen["metric"])) == {"genre": "accuracy", "tags": "roc_auc"}
+    assert any("tags" in note and "roc_auc" in note for note in notes)
+
+
 def test_empty_or_missing_folders_are_data_errors(tmp_path):
     (tmp_path / "empty" / "run0").mkdir(parents=True)
     with pytest.raises(DataError, match=r"runs=.*empty: no transfer.csv"):

@@ -55,10 +55,11 @@ def _module(arch: str = "ms_cr@4", sources=("tag", "bpm")):
                              frontend=dict(cfg.frontend), optim=dict(cfg.optim))
 
 
-def _target(data_root: Path):
+def _target(data_root: Path) -> dict:
     from mtl_music.config import compose
+    from mtl_music.evaluate import selected_targets
 
-    return compose("evaluate", [f"paths.data_root={data_root}", "target=[demo_region]"]).target
+    return selected_targets(compose("evaluate", [f"paths.data_root={data_root}", "target=[demo_region]"]))
 
 
 def test_features_are_mean_and_std_over_slices_of_every_branch(region_root):
@@ -66,7 +67,7 @@ def test_features_are_mean_and_std_over_slices_of_every_branch(region_root):
     from mtl_music.targets import load_target
 
     module = _module()
-    index = load_target(_target(region_root).demo_region)
+    index = load_target(_target(region_root)["demo_region"])
     rep = network_representation(module, run="r", digest="test-shape", num_workers=0)
     tracks = [(t.track_id, t.path, t.split) for t in index.tracks]
     ids, X = rep.features("demo_region", tracks, region_root / "targets" / "demo_region")
@@ -144,6 +145,64 @@ def test_evaluate_cli_on_a_checkpoint_and_a_baseline(region_root, checkpoint, tm
     out = tmp_path / "mfcc.csv"
     evaluate.run(compose("evaluate", [*common, "baseline=mfcc", f"output={out}"]))
     assert {r["run"] for r in csv.DictReader(out.open())} == {"mfcc"}
+
+
+def write_tagged_folder(root: Path, *, n: int = 10) -> Path:
+    """Your own folder: ``n`` 1 s tones in two subfolders and ``tags.csv`` (``path,tags``): each
+    tone is ``low`` or ``high``, every third one also ``soft`` — a multi-label target."""
+    lines = ["path,tags"]
+    for i in range(n):
+        low = i % 2 == 0
+        path = root / ("low" if low else "high") / f"tone {i}.wav"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        sf.write(path, _tone(1.0, (220.0 if low else 1760.0) * (1 + 0.01 * i), seed=i) * (0.3 if i % 3 == 0 else 1), SR)
+        lines.append(f"{path.relative_to(root)},{'low' if low else 'high'}{';soft' if i % 3 == 0 else ''}")
+    (root / "tags.csv").write_text("\n".join(lines) + "\n")
+    return root / "tags.csv"
+
+
+def test_evaluate_cli_on_your_own_folder(checkpoint, tmp_path):
+    from mtl_music import evaluate
+    from mtl_music.config import compose
+    from mtl_music.errors import DataError
+
+    root = tmp_path / "my music"
+    labels = write_tagged_folder(root)
+    data_root = tmp_path / "data"
+    out = tmp_path / "mine.csv"
+    table = evaluate.run(compose("evaluate", [f"ckpt={checkpoint}", "target=folder", f"target.root={root}",
+                                              f"target.labels={labels}", f"paths.data_root={data_root}",
+                                              "evaluation.repetitions=2", "evaluation.num_workers=0",
+                                              f"output={out}"]))
+    rows = table.rows()
+    assert {(r["target"], r["metric"]) for r in rows} == {("folder", "roc_auc"), ("folder", "pr_auc")}
+    assert len(rows) == 2 * 2 and all(0.0 <= r["value"] <= 1.0 for r in rows)
+    assert len(list(csv.DictReader(out.open()))) == 4
+    # the caches are named after the audio folder, not only the target
+    assert [p.name.startswith("folder-my music-") for p in (data_root / "targets").iterdir()] == [True]
+    # a target that fails is logged and skipped; none left is an error, not an empty success
+    with pytest.raises(DataError, match="no result: the evaluation failed on every target \\(folder\\)"):
+        evaluate.run(compose("evaluate", [f"ckpt={checkpoint}", "target=folder", f"target.root={tmp_path / 'nope'}",
+                                          f"paths.data_root={data_root}", f"output={out}"]))
+
+
+def test_target_shorthands_set_the_one_selected_target(tmp_path):
+    from mtl_music.config import compose
+    from mtl_music.errors import ConfigError
+    from mtl_music.evaluate import selected_targets
+
+    targets = selected_targets(compose("evaluate", ["target=folder", f"target.root={tmp_path}",
+                                                    "target.task=regression"]))
+    assert list(targets) == ["folder"]
+    assert (targets["folder"].root, targets["folder"].task) == (str(tmp_path), "regression")
+    long = selected_targets(compose("evaluate", ["target=folder", f"target.folder.root={tmp_path}"]))
+    assert long["folder"].root == str(tmp_path) and long["folder"].labels is None
+    assert list(selected_targets(compose("evaluate", ["target=[folder,gtzan]"]))) == ["folder", "gtzan"]
+    with pytest.raises(ConfigError, match=r"2 are selected \(folder, gtzan\); use the long form, e\.g\. "
+                                          r"target\.<name>\.root="):
+        selected_targets(compose("evaluate", ["target=[folder,gtzan]", f"target.root={tmp_path}"]))
+    with pytest.raises(ConfigError, match="target gtzan has no 'labels' option"):
+        selected_targets(compose("evaluate", ["target=gtzan", "target.labels=x.csv"]))
 
 
 def test_evaluate_errors_name_the_fix(region_root, tmp_path):

@@ -90,3 +90,13 @@ def test_runs_on_the_module_device_and_is_batched_on_leading_dims(frontend):
     assert out.shape == (2, 2, 2, 87, 128)
     torch.testing.assert_close(out[1, 0], frontend(y[1, 0]))
     assert frontend.window.device == frontend.mel_basis_t.device == out.device
+
+
+def test_scripts_to_the_same_values_and_takes_empty_audio(frontend):
+    """TorchScript compiles the module (exported models run this code); zero samples give the one
+    centred frame of silence, as librosa does."""
+    y = torch.from_numpy(music_like(1.0, seed=5).T.copy())
+    scripted = torch.jit.script(frontend)
+    assert torch.equal(scripted(y), frontend(y))
+    empty = frontend(torch.zeros(2, 0))
+    assert empty.shape == (2, 1, 128) and torch.isfinite(empty).all()

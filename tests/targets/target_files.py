@@ -46,11 +46,16 @@ def write_lines(path: Path, lines: Iterable[str]) -> Path:
     return path
 
 
+#: Where the fixtures put the targets whose YAML has no default ``root`` (the user's folder).
+FIXTURE_ROOTS = {"folder": "${paths.data_root}/folder"}
+
+
 def target_node(name: str, data_root: Path, **overrides) -> DictConfig:
     """``conf/target/<name>.yaml`` as the composed ``cfg.target.<name>`` node, with
-    ``paths.data_root=data_root`` and ``overrides`` applied (no Hydra: it is fast)."""
+    ``paths.data_root=data_root`` and ``overrides`` applied (no Hydra: it is fast). A target
+    without a default root (``folder``) gets :data:`FIXTURE_ROOTS`'s."""
     node = OmegaConf.load(CONF_DIR / "target" / f"{name}.yaml")
-    for key, value in overrides.items():
+    for key, value in {**({"root": FIXTURE_ROOTS[name]} if name in FIXTURE_ROOTS else {}), **overrides}.items():
         node[key] = value
     cfg = OmegaConf.create({"paths": {"data_root": str(data_root)}, "target": {name: node}})
     return cfg.target[name]
@@ -241,6 +246,51 @@ def write_lastfm(root: Path) -> list[tuple[str, str]]:
     return events
 
 
+# ---------------------------------------------------------------- your own folder
+FOLDER_GENRES = ("folk", "jazz", "rock")
+
+#: The folder loader's contract cases: conf/target/folder.yaml's default label file (a
+#: classification CSV with groups) and the other label files :func:`write_folder` writes.
+#: Case -> (target node overrides, the task the file makes).
+FOLDER_CASES = {
+    "folder": ({}, "classification"),
+    "folder[tags]": ({"labels": "${.root}/tags.tsv"}, "multilabel"),
+    "folder[values]": ({"labels": "${.root}/values.csv"}, "regression"),
+    "folder[split]": ({"labels": "${.root}/split.csv"}, "classification"),
+}
+
+
+def case_node(case: str, data_root: Path) -> DictConfig:
+    """The target node of a contract case: a conf/target name or a :data:`FOLDER_CASES` key."""
+    if case in FOLDER_CASES:
+        return target_node("folder", data_root, **FOLDER_CASES[case][0])
+    return target_node(case, data_root)
+
+
+def folder_track(i: int) -> tuple[str, str, str, tuple[str, ...], tuple[float, float]]:
+    """(path relative to the root, genre, album, tags, two values) of track ``i`` of the folder
+    fixture: 30 tracks, 10 per genre, albums of two tracks of one genre (``i`` and ``i + 15``)."""
+    genre = FOLDER_GENRES[i % 3]
+    tags = (genre,) + (("vocal",) if i % 2 else ()) + (("live",) if i % 5 == 0 else ())
+    path = f"{'more/' if i >= 20 else ''}{genre}/song {i:02d}.wav"  # a space, and nested folders
+    return path, genre, f"album {i % 15}", tags, (round(0.1 * i, 2), round(0.3 * (i % 7) - 1, 2))
+
+
+def write_folder(root: Path, *, n: int = 30) -> None:
+    """Audio files under ``root`` and four label files: ``labels.csv`` (path,label,group),
+    ``tags.tsv`` (file, ';'-separated tags), ``values.csv`` (no header: path, two values) and
+    ``split.csv`` (path,label,split,group; whole albums in test)."""
+    tracks = [folder_track(i) for i in range(n)]
+    for path, *_ in tracks:
+        write_audio(root / path)
+    write_lines(root / "labels.csv", ["path,label,group", *(f"{p},{g},{a}" for p, g, a, _, _ in tracks)])
+    write_lines(root / "tags.tsv", ["file\ttags", *(f"{p}\t{';'.join(t)}" for p, _, _, t, _ in tracks)])
+    write_lines(root / "values.csv", [f"{p},{v[0]},{v[1]}" for p, _, _, _, v in tracks])
+    split = {"album 0": "test", "album 1": "test", "album 2": "test", "album 3": "valid"}
+    write_lines(root / "split.csv", ["path,label,split,group",
+                                     *(f"{p},{g},{split.get(a, 'train')},{a}" for p, g, a, _, _ in tracks)])
+
+
 # ---------------------------------------------------------------- everything
 def write_all_targets(data_root: Path) -> None:
     """Every target of ``conf/target/`` under ``data_root`` at its default ``root``."""
@@ -253,6 +303,7 @@ def write_all_targets(data_root: Path) -> None:
     write_gtzan_layout(data_root / "demo_region", classes=("austria", "ireland", "low_countries"), per_class=7,
                        split_of=demo_region_split)
     write_ballroom_layout(data_root / "demo_dance", classes=("Hornpipe", "Jig", "Reel"), per_class=5, ext=".wav")
+    write_folder(data_root / "folder")
     # The demo builder keeps per-tune render records next to the class folders.
     for demo in ("demo_region", "demo_dance"):
         write_lines(data_root / demo / "records" / "100000.json", ["{}"])

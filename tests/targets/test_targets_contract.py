@@ -10,28 +10,46 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 from omegaconf import OmegaConf
-from target_files import target_node
+from target_files import FOLDER_CASES, case_node, target_node
 
 from mtl_music.config import CONF_DIR
 from mtl_music.errors import DataError
-from mtl_music.targets import LOADERS, TASK_METRICS, TargetIndex, available_targets, load_target, loader_module, target_splits
+from mtl_music.targets import (
+    LOADERS,
+    TASK_EXTRA_METRICS,
+    TASK_METRICS,
+    TargetIndex,
+    available_targets,
+    load_target,
+    loader_module,
+    target_splits,
+)
 
 TARGETS = available_targets()
+#: Every target of conf/target/, and the folder loader on each kind of label file.
+CASES = TARGETS + [case for case in FOLDER_CASES if case not in TARGETS]
 N_REPETITIONS = 5
 
 
 def test_every_yaml_has_a_loader_and_every_loader_a_yaml():
-    assert set(TARGETS) == {"ballroom", "demo_dance", "demo_region", "fma_medium", "gtzan", "irmas", "lastfm1k",
-                            "mediaeval_arousal", "mediaeval_valence"}
+    assert set(TARGETS) == {"ballroom", "demo_dance", "demo_region", "fma_medium", "folder", "gtzan", "irmas",
+                            "lastfm1k", "mediaeval_arousal", "mediaeval_valence"}
     used = set()
     for name in TARGETS:
         path = CONF_DIR / "target" / f"{name}.yaml"
         assert path.read_text().startswith(f"# @package target.{name}\n")
         raw = OmegaConf.load(path)
         assert raw.name == name and raw.loader in LOADERS
-        assert TASK_METRICS[raw.task] == raw.metric
+        if raw.task == "auto":  # the task (and so the metric) comes from the data
+            assert "metric" not in raw
+        else:
+            assert TASK_METRICS[raw.task] == raw.metric
         used.add(raw.loader)
     assert used == set(LOADERS)
+
+
+def _expected_task(case: str, cfg) -> str:
+    return FOLDER_CASES[case][1] if case in FOLDER_CASES else cfg.task
 
 
 @pytest.mark.parametrize("loader", LOADERS)
@@ -47,15 +65,17 @@ def test_every_module_has_the_same_surface(loader):
 
 @pytest.fixture(scope="module")
 def indexes(targets_root) -> dict[str, TargetIndex]:
-    return {name: load_target(target_node(name, targets_root)) for name in TARGETS}
+    return {case: load_target(case_node(case, targets_root)) for case in CASES}
 
 
-@pytest.mark.parametrize("name", TARGETS)
+@pytest.mark.parametrize("name", CASES)
 def test_index_is_consistent(name, indexes, targets_root):
-    cfg = target_node(name, targets_root)
+    cfg = case_node(name, targets_root)
     index = indexes[name]
+    task = _expected_task(name, cfg)
     assert isinstance(index, TargetIndex)
-    assert (index.name, index.loader, index.task, index.metric) == (name, cfg.loader, cfg.task, cfg.metric)
+    assert (index.name, index.loader, index.task, index.metric) == (cfg.name, cfg.loader, task, TASK_METRICS[task])
+    assert index.metrics == (TASK_METRICS[task], *TASK_EXTRA_METRICS.get(task, ()))
     assert index.tracks, "a fixture target loads with tracks"
     ids = [t.track_id for t in index.tracks]
     assert len(set(ids)) == len(ids)
@@ -65,9 +85,17 @@ def test_index_is_consistent(name, indexes, targets_root):
         assert index.classes == tuple(sorted({t.label for t in index.tracks}))
         assert all(isinstance(t.label, str) for t in index.tracks)
         assert index.interactions is None
+    elif index.task == "multilabel":
+        assert index.classes == tuple(sorted({tag for t in index.tracks for tag in t.label}))
+        assert all(isinstance(t.label, tuple) and t.label == tuple(sorted(t.label)) for t in index.tracks)
+        indicators = index.labels
+        assert indicators.shape == (len(index.tracks), len(index.classes)) and indicators.min(axis=None) == 0
+        assert (indicators.sum(axis=1) >= 1).all() and (indicators.sum(axis=0) >= 2).all()
+        assert index.interactions is None
     elif index.task == "regression":
         assert index.classes == () and index.interactions is None
         assert np.isfinite(index.labels).all() and index.labels.dtype == np.float64
+        assert index.labels.shape[0] == len(index.tracks)
     else:
         assert all(t.label is None for t in index.tracks)
         matrix = index.interactions.matrix
@@ -78,7 +106,7 @@ def test_index_is_consistent(name, indexes, targets_root):
         assert np.asarray(binary.sum(axis=0)).min() >= cfg.min_users_per_track
 
 
-@pytest.mark.parametrize("name", TARGETS)
+@pytest.mark.parametrize("name", CASES)
 def test_splits_keep_the_protocol(name, indexes):
     index = indexes[name]
     n = len(index.tracks)
@@ -115,6 +143,12 @@ def test_splits_keep_the_protocol(name, indexes):
             if not any(t.group for t in index.tracks):
                 for cls, total in totals.items():
                     assert abs(in_test[cls] - index.test_fraction * total) <= 1, "stratified shares"
+
+    if index.task == "multilabel" and not predefined:
+        indicators = index.labels.astype(bool)
+        for train, test in result:
+            for side in (train, test):
+                assert indicators[side].any(axis=0).all() and not indicators[side].all(axis=0).any(), "tags both sides"
 
     groups = np.array([t.group for t in index.tracks], dtype=object)
     if any(g is not None for g in groups):
