@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import hydra
@@ -65,40 +66,50 @@ def _decoded(files: Sequence[Path], *, sample_rate: int, skipped: list[tuple[str
         yield path.relative_to(common).with_suffix("").as_posix(), torch.from_numpy(audio)
 
 
-@torch.no_grad()
-def embed_files(module, files: Sequence[Path], *, batch_slices: int = 128, device: str = "cpu"
-                ) -> tuple[list[str], np.ndarray, list[tuple[str, str]]]:
-    """``(ids, (n, 2·D) features, [(file, why skipped)])`` for ``files``; ids are the file names
-    relative to their common folder, without extension. Each file goes through
-    :class:`~mtl_music.models.embedder.AudioEmbedder`, the module an export writes."""
-    from mtl_music.models.embedder import AudioEmbedder
+@dataclass
+class EmbeddedFiles:
+    """What :func:`embed_and_explain` gives: ``ids`` of the embedded files, ``features``
+    ``(len(ids), 2·D)`` float32, ``explanations`` (one ``{source: SourceExplanation}`` per id,
+    empty unless asked for) and ``skipped`` ``[(file, why)]``."""
 
-    embedder = AudioEmbedder.from_module(module.to(device), batch_slices=batch_slices).to(device).eval()
-    ids, rows, skipped = [], [], []
-    for track_id, audio in _decoded(files, sample_rate=embedder.sample_rate, skipped=skipped):
-        rows.append(embedder(audio).cpu().numpy())
-        ids.append(track_id)
-    features = np.stack(rows) if rows else np.zeros((0, 0), np.float32)
-    return ids, features, skipped
+    ids: list[str]
+    features: np.ndarray
+    explanations: list[dict]
+    skipped: list[tuple[str, str]]
 
 
 @torch.no_grad()
-def explain_files(module, files: Sequence[Path], *, top_labels: int = 5, batch_slices: int = 128,
-                  device: str = "cpu") -> tuple[list[str], list[dict], list[tuple[str, str]]]:
-    """``(ids, [{source: SourceExplanation}], skipped)``: each source head's reading of each file
-    (paper Fig. 16; :mod:`mtl_music.evaluation.explain`), on the same standardised slices that
-    :func:`embed_files` represents."""
+def embed_and_explain(module, files: Sequence[Path], *, explain_top: int = 0, batch_slices: int = 128,
+                      device: str = "cpu") -> EmbeddedFiles:
+    """Every usable file's vector through :class:`~mtl_music.models.embedder.AudioEmbedder` (the
+    module an export writes) and, when ``explain_top > 0``, each source head's reading of the
+    same standardised slices with its ``explain_top`` strongest labels (paper Fig. 16,
+    :mod:`mtl_music.evaluation.explain`). Each file is decoded once for both."""
     from mtl_music.evaluation.explain import explain_slices
     from mtl_music.models.embedder import AudioEmbedder
 
     module = module.to(device).eval()
     embedder = AudioEmbedder.from_module(module, batch_slices=batch_slices).to(device).eval()
-    ids, explanations, skipped = [], [], []
-    for track_id, audio in _decoded(files, sample_rate=embedder.sample_rate, skipped=skipped):
-        slices = embedder.standardized_slices(audio.to(device))
-        explanations.append(explain_slices(module, slices, top_labels=top_labels, batch_slices=batch_slices))
-        ids.append(track_id)
-    return ids, explanations, skipped
+    result = EmbeddedFiles(ids=[], features=np.zeros((0, 0), np.float32), explanations=[], skipped=[])
+    rows = []
+    for track_id, audio in _decoded(files, sample_rate=embedder.sample_rate, skipped=result.skipped):
+        rows.append(embedder(audio).cpu().numpy())
+        if explain_top > 0:
+            result.explanations.append(explain_slices(module, embedder.standardized_slices(audio),
+                                                      top_labels=explain_top, batch_slices=batch_slices))
+        result.ids.append(track_id)
+    if rows:
+        result.features = np.stack(rows)
+    return result
+
+
+def embed_files(module, files: Sequence[Path], *, batch_slices: int = 128, device: str = "cpu"
+                ) -> tuple[list[str], np.ndarray, list[tuple[str, str]]]:
+    """``(ids, (n, 2·D) features, [(file, why skipped)])`` for ``files``; ids are the file names
+    relative to their common folder, without extension (:func:`embed_and_explain` without
+    explanations)."""
+    result = embed_and_explain(module, files, batch_slices=batch_slices, device=device)
+    return result.ids, result.features, result.skipped
 
 
 def write_explanations(path: Path, ids: Sequence[str], explanations: Sequence[dict], *, checkpoint: str) -> Path:
@@ -156,32 +167,40 @@ def run(cfg: DictConfig) -> Path:
     ckpt = resolve_checkpoint(cfg.ckpt)
     module = load_module(ckpt)
     files = audio_files(cfg.input)
-    ids, features, skipped = embed_files(module, files, batch_slices=int(cfg.batch_slices), device=device)
-    for path, why in skipped:
+    explain_top = int(cfg.explain_top) if cfg.get("explain") else 0
+    if explain_top:
+        _warn_missing_vocabularies(module, checkpoint=ckpt)
+    result = embed_and_explain(module, files, explain_top=explain_top, batch_slices=int(cfg.batch_slices),
+                               device=device)
+    for path, why in result.skipped:
         log.warning("skipped %s: %s", path, why)
-    if not ids:
+    if not result.ids:
         raise DataError(f"input={cfg.input}: none of the {len(files)} file(s) could be embedded (see the warnings)")
-    written = write_embeddings(out, ids, features)
-    print(f"{len(ids)} embedding(s) of {features.shape[1]} values -> {written}"
-          + (f" ({len(skipped)} file(s) skipped)" if skipped else ""))
-    if cfg.get("explain"):
-        _explain(cfg, module, files, checkpoint=ckpt, out=out, device=device)
+    written = write_embeddings(out, result.ids, result.features)
+    print(f"{len(result.ids)} embedding(s) of {result.features.shape[1]} values -> {written}"
+          + (f" ({len(result.skipped)} file(s) skipped)" if result.skipped else ""))
+    if explain_top:
+        _report_explanations(result, checkpoint=ckpt, out=out, shown=int(cfg.explain_print))
     return written
 
 
-def _explain(cfg: DictConfig, module, files: Sequence[Path], *, checkpoint: Path, out: Path, device: str) -> Path:
-    from mtl_music.evaluation.explain import describe_tracks, missing_vocabularies
+def _warn_missing_vocabularies(module, *, checkpoint: Path) -> None:
+    from mtl_music.evaluation.explain import missing_vocabularies
 
     missing = missing_vocabularies(module)
     if missing:
         log.warning("checkpoint %s stores no topic-label matrix for %s (trained before they were stored): "
                     "topic distributions only; retrain to get the strongest raw labels", checkpoint, ", ".join(missing))
-    ids, explanations, _ = explain_files(module, files, top_labels=int(cfg.explain_top), device=device,
-                                         batch_slices=int(cfg.batch_slices))
-    path = write_explanations(out.with_name(out.stem + ".explain.json"), ids, explanations, checkpoint=str(checkpoint))
-    shown = int(cfg.explain_print)
-    print("\n".join(describe_tracks(ids[:shown], explanations[:shown])))
-    print(f"explanations of {len(ids)} track(s) -> {path}" + (f" (first {shown} shown)" if len(ids) > shown else ""))
+
+
+def _report_explanations(result: EmbeddedFiles, *, checkpoint: Path, out: Path, shown: int) -> Path:
+    from mtl_music.evaluation.explain import describe_tracks
+
+    path = write_explanations(out.with_name(out.stem + ".explain.json"), result.ids, result.explanations,
+                              checkpoint=str(checkpoint))
+    print("\n".join(describe_tracks(result.ids[:shown], result.explanations[:shown])))
+    print(f"explanations of {len(result.ids)} track(s) -> {path}"
+          + (f" (first {shown} shown)" if len(result.ids) > shown else ""))
     return path
 
 

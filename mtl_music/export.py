@@ -22,8 +22,6 @@ import json
 import logging
 import math
 import os
-import statistics
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -32,6 +30,7 @@ import hydra
 import torch
 from omegaconf import DictConfig
 
+from mtl_music.atomic import atomic_path, write_text_atomic
 from mtl_music.cli import user_errors_exit
 from mtl_music.config import CONF_DIR, check_command_line
 from mtl_music.errors import ConfigError, DataError
@@ -90,14 +89,7 @@ def transfer_summary(path: Path) -> list[dict]:
     ``transfer.csv`` (:class:`~mtl_music.evaluation.results.ResultsTable`)."""
     from mtl_music.evaluation.results import ResultsTable
 
-    groups: dict[tuple, list[float]] = {}
-    for row in ResultsTable.from_csv(path).rows():
-        key = (row["run"], row["strategy"], row["sources"], row["target"], row["metric"])
-        groups.setdefault(key, []).append(float(row["value"]))
-    return [{"run": run, "strategy": strategy, "sources": sources, "target": target, "metric": metric,
-             "n": len(values), "mean": statistics.fmean(values),
-             "std": statistics.stdev(values) if len(values) > 1 else 0.0}
-            for (run, strategy, sources, target, metric), values in sorted(groups.items())]
+    return ResultsTable.from_csv(path).summary_rows()
 
 
 def model_card(module, *, ckpt: Path, embedder) -> dict[str, Any]:
@@ -236,21 +228,6 @@ def _writable_folder(out: Path, *, what: str) -> None:
         raise ConfigError(f"{what}={out}: the folder {out.parent} is not writable; choose another output")
 
 
-def _atomic_write(path: Path, write) -> None:
-    """``write(temp_path)`` then rename: a failed export never leaves a half-written file."""
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(temp)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temp, 0o666 & ~umask)  # mkstemp makes it private; the result is an ordinary file
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-
-
 def export_torchscript(module, *, ckpt: Path, output: Path, batch_slices: int = 128) -> tuple[Path, Path]:
     """Writes ``output`` (TorchScript, card inside) and ``<stem>.card.md`` beside it; returns both.
 
@@ -265,7 +242,8 @@ def export_torchscript(module, *, ckpt: Path, output: Path, batch_slices: int = 
     scripted = script_embedder(embedder)
     payload = json.dumps(card, indent=1)
     try:
-        _atomic_write(output, lambda temp: torch.jit.save(scripted, temp, _extra_files={CARD_ENTRY: payload}))
+        with atomic_path(output) as temp:  # a failed export never leaves a half-written file
+            torch.jit.save(scripted, str(temp), _extra_files={CARD_ENTRY: payload})
     except OSError as err:
         raise ConfigError(f"output={output}: cannot write it ({err.strerror or err}); choose another output") from None
     loaded = torch.jit.load(str(output), map_location="cpu")
@@ -277,7 +255,7 @@ def export_torchscript(module, *, ckpt: Path, output: Path, batch_slices: int = 
         raise DataError(f"the exported module differs from the checkpoint's embedder by {difference:g} on a test "
                         "signal; nothing was written (please report this)")
     card_path = output.with_name(f"{output.stem}.card.md")
-    _atomic_write(card_path, lambda temp: Path(temp).write_text(card_markdown(card, file_name=output.name)))
+    write_text_atomic(card_path, card_markdown(card, file_name=output.name))
     return output, card_path
 
 

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from mtl_music.errors import DataError
+from mtl_music.targets.base import TASK_METRICS
 
 log = logging.getLogger(__name__)
 
@@ -48,9 +49,8 @@ STRATEGY_LABELS: dict[str, str] = {
 PAPER_SOURCE_ORDER: tuple[str, ...] = ("self", "year", "bpm", "taste", "tag", "lyrics", "cdr_tag", "artist")
 
 #: Which metric represents a target when its rows carry several (first found wins): the
-#: tasks' primary metrics (:data:`mtl_music.targets.TASK_METRICS`); a multi-label target's
-#: ``roc_auc`` thus wins over its ``pr_auc``.
-METRIC_PREFERENCE: tuple[str, ...] = ("accuracy", "r2", "ndcg@500", "roc_auc")
+#: tasks' primary metrics, so a multi-label target's ``roc_auc`` wins over its ``pr_auc``.
+METRIC_PREFERENCE: tuple[str, ...] = tuple(TASK_METRICS.values())
 
 
 def normalise_strategy(name: str) -> str:

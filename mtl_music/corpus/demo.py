@@ -34,7 +34,8 @@ from mtl_music.corpus import catalog, plan, targets
 from mtl_music.corpus.crowd import CrowdSettings
 from mtl_music.corpus.jobs import RENDER_VERSION, RenderJob, RenderPool, render_fingerprint, render_selection
 from mtl_music.corpus.labels import LABEL_FILES, write_all
-from mtl_music.corpus.store import AUDIO_FORMATS, read_json, write_json_atomic, write_text_atomic
+from mtl_music.atomic import write_text_atomic
+from mtl_music.corpus.store import AUDIO_FORMATS, read_json, write_json_atomic
 from mtl_music.errors import ConfigError
 
 log = logging.getLogger(__name__)

@@ -23,14 +23,13 @@ per-track records; the same records and seed always give byte-identical files.
 from __future__ import annotations
 
 import hashlib
-import os
 import sqlite3
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from mtl_music.corpus.crowd import CrowdSettings, crowd_tags, listening_counts
-from mtl_music.corpus.store import temp_path_for, write_text_atomic
+from mtl_music.atomic import atomic_path, write_text_atomic
 from mtl_music.corpus.text import tokenise_lyrics
 
 SEP = "<SEP>"
@@ -64,9 +63,8 @@ def track_text(record: dict) -> str:
 
 def write_lastfm_tags(path: Path, *, track_ids: list[str], tags: list[list[tuple[str, float]]]) -> None:
     """``lastfm_tags.db`` with the MSD schema; every track is listed in ``tids`` (tagged or not)."""
-    temp = temp_path_for(path)
-    try:
-        temp.unlink()
+    with atomic_path(path) as temp:
+        temp.unlink()  # sqlite creates its own file
         con = sqlite3.connect(temp)
         try:
             con.executescript(
@@ -85,9 +83,6 @@ def write_lastfm_tags(path: Path, *, track_ids: list[str], tags: list[list[tuple
             con.commit()
         finally:
             con.close()
-        os.replace(temp, path)
-    finally:
-        temp.unlink(missing_ok=True)
 
 
 def _mxm_text(rows: list[tuple[str, int, list[tuple[int, int]]]], vocabulary: list[str], *, title: str) -> str:

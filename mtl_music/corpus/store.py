@@ -1,21 +1,20 @@
 """Atomic, resumable on-disk state of a corpus build: audio files, per-track records, markers.
 
-Every file is written under a temporary name in its destination folder and renamed into
-place (``os.replace``), so an interrupted build never leaves a half-written file under a
-final name. A track is done when its audio file *and* its record (JSON, written after the
+Every file is written through :func:`mtl_music.atomic.atomic_path` (a temporary name in its
+destination folder, then a rename), so an interrupted build never leaves a half-written file
+under a final name. A track is done when its audio file *and* its record (JSON, written after the
 audio) exist and the record carries the current render fingerprint.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from mtl_music.atomic import atomic_path, write_text_atomic
 from mtl_music.errors import DataError
 
 #: soundfile format and subtype per audio extension written by the corpus.
@@ -24,46 +23,6 @@ AUDIO_FORMATS: dict[str, tuple[str, str]] = {
     "flac": ("FLAC", "PCM_16"),
     "wav": ("WAV", "PCM_16"),
 }
-
-
-def _current_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-# mkstemp creates 0600 files; finished files get the usual permissions (0666 minus the umask).
-_FILE_MODE = 0o666 & ~_current_umask()
-
-
-def _temp_path(path: Path) -> Path:
-    handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    os.close(handle)
-    os.chmod(name, _FILE_MODE)
-    return Path(name)
-
-
-def temp_path_for(path: Path) -> Path:
-    """An empty temporary file beside ``path`` (same folder, so a rename is atomic)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return _temp_path(path)
-
-
-def write_bytes_atomic(path: Path, data: bytes) -> None:
-    """Writes ``data`` to ``path`` through a temporary file in the same folder."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = _temp_path(path)
-    try:
-        with temp.open("wb") as handle:
-            handle.write(data)
-        os.replace(temp, path)
-    finally:
-        temp.unlink(missing_ok=True)
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Writes UTF-8 ``text`` to ``path`` atomically."""
-    write_bytes_atomic(path, text.encode("utf-8"))
 
 
 def write_json_atomic(path: Path, payload: Any) -> None:
@@ -90,13 +49,8 @@ def write_audio_atomic(path: Path, audio: np.ndarray, *, sample_rate: int) -> No
     import soundfile as sf
 
     file_format, subtype = AUDIO_FORMATS[extension]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = _temp_path(path)
-    try:
+    with atomic_path(path) as temp:
         sf.write(temp, np.clip(audio, -1.0, 1.0), sample_rate, format=file_format, subtype=subtype)
-        os.replace(temp, path)
-    finally:
-        temp.unlink(missing_ok=True)
 
 
 def record_is_current(record: dict | None, *, fingerprint: str, audio_path: Path | None) -> bool:

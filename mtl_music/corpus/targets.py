@@ -32,7 +32,8 @@ import numpy as np
 from mtl_music.corpus import catalog
 from mtl_music.corpus.catalog import Work
 from mtl_music.corpus.jobs import RenderJob, RenderPool, render_fingerprint, render_selection
-from mtl_music.corpus.store import read_json, write_json_atomic, write_text_atomic
+from mtl_music.atomic import write_text_atomic
+from mtl_music.corpus.store import read_json, write_json_atomic
 from mtl_music.corpus.text import normalise_title
 from mtl_music.errors import ConfigError
 

@@ -24,6 +24,7 @@ from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
+from mtl_music.atomic import write_text_atomic
 from mtl_music.audio.io import SILENCE_DBFS
 from mtl_music.audio.mel import MelSettings, mel_filter_bank
 from mtl_music.data.cache import (
@@ -36,7 +37,6 @@ from mtl_music.data.cache import (
     TRACKS_FILE,
     clean_field,
     train_key,
-    write_text_atomically,
 )
 from mtl_music.data.entry import PADDED_NOTE, SHORT_POLICIES, EntryOutcome, EntryTask, compute_entry, init_worker
 from mtl_music.data.manifest import SPLITS, TrackEntry
@@ -389,7 +389,7 @@ def _count_reasons(rows: Iterable[ReportRow]) -> str:
 def _write_report(path: Path, rows: Sequence[ReportRow]) -> None:
     lines = ["\t".join(REPORT_COLUMNS)]
     lines += ["\t".join(clean_field(v) for v in (r.track_id, r.path, r.status, r.reason, r.detail)) for r in rows]
-    write_text_atomically(path, "\n".join(lines) + "\n")
+    write_text_atomic(path, "\n".join(lines) + "\n", fsync=True)
 
 
 def write_tracks_file(path: Path, usable: Sequence[TrackEntry], entries: dict[str, IndexEntry]) -> None:
@@ -399,4 +399,4 @@ def write_tracks_file(path: Path, usable: Sequence[TrackEntry], entries: dict[st
         entry = entries[track.track_id]
         lines.append("\t".join([track.track_id, track.split, str(entry.offset), str(entry.n_frames), repr(entry.floor),
                                 clean_field(str(track.path)), clean_field(entry.notes)]))
-    write_text_atomically(path, "\n".join(lines) + "\n")
+    write_text_atomic(path, "\n".join(lines) + "\n", fsync=True)

@@ -102,16 +102,6 @@ def clean_field(text: str) -> str:
     return " ".join(str(text).replace("\t", " ").splitlines())
 
 
-def write_text_atomically(path: Path, text: str) -> None:
-    """Writes ``text`` to a temporary file, fsyncs it and renames it over ``path``."""
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8", newline="") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-
-
 class MelCache:
     """Read-only view of a prepared mel cache.
 

@@ -8,12 +8,13 @@ results are merged with Chan et al.'s pairwise formula, which stays exact where 
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
 import numpy as np
+
+from mtl_music.atomic import atomic_path
 
 
 @dataclass
@@ -64,22 +65,19 @@ def band_moments(data: np.ndarray, ranges: Iterable[tuple[int, int]], *, chunk_f
 
 def save_stats(path: Path, *, moments: BandMoments, train_key: str, n_tracks: int) -> None:
     """Writes ``stats.npz`` (``mean``/``std`` float32, float64 originals, count, the train key)."""
-    tmp = path.with_name(path.name + ".tmp.npz")
     has_stats = moments.count > 0
-    np.savez(
-        tmp,
-        mean=moments.mean.astype(np.float32),
-        std=moments.std.astype(np.float32),
-        mean64=moments.mean,
-        std64=moments.std,
-        count=np.int64(moments.count),
-        n_tracks=np.int64(n_tracks),
-        has_stats=np.bool_(has_stats),
-        train_key=np.str_(train_key),
-    )
-    with open(tmp, "rb+") as handle:
-        os.fsync(handle.fileno())
-    tmp.replace(path)
+    with atomic_path(path, fsync=True, suffix=".part.npz") as temp:
+        np.savez(
+            temp,
+            mean=moments.mean.astype(np.float32),
+            std=moments.std.astype(np.float32),
+            mean64=moments.mean,
+            std64=moments.std,
+            count=np.int64(moments.count),
+            n_tracks=np.int64(n_tracks),
+            has_stats=np.bool_(has_stats),
+            train_key=np.str_(train_key),
+        )
 
 
 def stored_train_key(path: Path) -> str | None:

@@ -22,6 +22,7 @@ from typing import Sequence
 
 import numpy as np
 
+from mtl_music.atomic import write_text_atomic
 from mtl_music.audio.mel import MelSettings
 from mtl_music.data.cache import (
     DATA_FILE,
@@ -33,7 +34,6 @@ from mtl_music.data.cache import (
     clean_field,
     read_settings,
     settings_payload,
-    write_text_atomically,
 )
 from mtl_music.errors import DataError
 
@@ -119,7 +119,7 @@ class CacheWriter:
             if found != self.settings:
                 raise DataError(f"mel cache {self.path} holds {found}, not {self.settings}; delete the folder")
         else:
-            write_text_atomically(self.path / SETTINGS_FILE, json.dumps(settings_payload(self.settings), indent=2) + "\n")
+            write_text_atomic(self.path / SETTINGS_FILE, json.dumps(settings_payload(self.settings), indent=2) + "\n", fsync=True)
 
     def _recover(self) -> dict[str, int]:
         """Reads the index, drops a torn or damaged tail, and cuts the data file to match.

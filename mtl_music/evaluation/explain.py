@@ -9,18 +9,14 @@ so every trained checkpoint can be explained; ``self`` has no labels and is left
 
 from __future__ import annotations
 
-import logging
 from dataclasses import asdict, dataclass
 from typing import Any, Sequence
 
 import numpy as np
 import torch
 
+from mtl_music.models.network import SELF_SOURCE
 from mtl_music.sources.vocabulary import MIXTURE, SourceVocabulary
-
-log = logging.getLogger(__name__)
-
-SELF = "self"
 
 
 @dataclass(frozen=True)
@@ -62,7 +58,7 @@ class SourceExplanation:
 
 def explainable_sources(module) -> list[str]:
     """The sources whose heads can be read: every source of the network but ``self``."""
-    return [s for s in module.source_names if s != SELF]
+    return [s for s in module.source_names if s != SELF_SOURCE]
 
 
 @torch.no_grad()

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from mtl_music.atomic import atomic_path
 from mtl_music.audio.mel import MelSettings
 from mtl_music.data import MelCache, Slicer, TrackEntry, build_cache
 from mtl_music.errors import DataError
@@ -137,9 +138,7 @@ def cached_features(*, cache_root: Path, digest: str, requested: Sequence[str],
     ids, features = compute()
     if not np.all(np.isfinite(features)):
         raise DataError(f"features for {path.stem} contain NaN or inf; check the checkpoint and the target audio")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_suffix(".part.npz")
-    np.savez(temp, track_ids=np.asarray(ids, dtype=str), features=features,
-             requested=np.asarray(sorted(set(requested) | set(ids)), dtype=str))
-    temp.replace(path)
+    with atomic_path(path, suffix=".part.npz") as temp:
+        np.savez(temp, track_ids=np.asarray(ids, dtype=str), features=features,
+                 requested=np.asarray(sorted(set(requested) | set(ids)), dtype=str))
     return ids, features

@@ -24,10 +24,10 @@ import contextlib
 import csv
 import math
 import os
-import tempfile
 from pathlib import Path
 from typing import Iterable, Sequence
 
+from mtl_music.atomic import atomic_path
 from mtl_music.errors import DataError
 
 COLUMNS = ("run", "strategy", "sources", "target", "repetition", "metric", "value")
@@ -148,23 +148,28 @@ class ResultsTable:
 
     # ---------------------------------------------------------------- summary
 
-    def summary(self) -> str:
-        """Mean ± std over repetitions per (run, strategy, sources, target, metric), as text.
-
-        The std is the sample standard deviation (ddof=1; 0 for a single repetition); ``n`` is
-        the number of repetitions.
-        """
+    def summary_rows(self) -> list[dict]:
+        """Mean ± std over repetitions per (run, strategy, sources, target, metric), sorted by
+        that key: dicts with those five keys and ``n`` (repetitions), ``mean`` and ``std`` (the
+        sample standard deviation, ddof=1; 0 for a single repetition)."""
         groups: dict[tuple, list[float]] = {}
         for (run, strategy, sources, target, _rep, metric), value in self._rows.items():
             groups.setdefault((run, strategy, sources, target, metric), []).append(value)
-        header = ("run", "strategy", "sources", "target", "metric", "n", "mean ± std")
-        lines = []
+        out = []
         for key in sorted(groups):
             values = groups[key]
             mean = math.fsum(values) / len(values)
             std = (math.sqrt(math.fsum((v - mean) ** 2 for v in values) / (len(values) - 1))
                    if len(values) > 1 else 0.0)
-            lines.append((*key, str(len(values)), f"{mean:.4f} ± {std:.4f}"))
+            out.append({**dict(zip(("run", "strategy", "sources", "target", "metric"), key)),
+                        "n": len(values), "mean": mean, "std": std})
+        return out
+
+    def summary(self) -> str:
+        """:meth:`summary_rows` as an aligned text table."""
+        header = ("run", "strategy", "sources", "target", "metric", "n", "mean ± std")
+        lines = [(r["run"], r["strategy"], r["sources"], r["target"], r["metric"], str(r["n"]),
+                  f"{r['mean']:.4f} ± {r['std']:.4f}") for r in self.summary_rows()]
         if not lines:
             return "(no results)"
         widths = [max(len(str(row[i])) for row in [header, *lines]) for i in range(len(header))]
@@ -189,14 +194,8 @@ def _locked(path: Path):
 
 def _write_atomic(path: Path, table: ResultsTable) -> None:
     # Write next to the target, then rename: a crash leaves the old file intact.
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", newline="", encoding="utf-8") as fh:
-            writer = csv.writer(fh)
-            writer.writerow(COLUMNS)
-            for key, value in table._rows.items():
-                writer.writerow([*key, repr(value)])
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as temp, temp.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(COLUMNS)
+        for key, value in table._rows.items():
+            writer.writerow([*key, repr(value)])

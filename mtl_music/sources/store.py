@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
+from mtl_music.atomic import atomic_path
 from mtl_music.errors import DataError
 from mtl_music.sources.base import SourceLabels, SourceReport
 
@@ -67,16 +66,8 @@ def save_labels(path: Path, labels: SourceLabels, *, key: str) -> Path:
         arrays["topic_labels"] = np.asarray(labels.topic_labels, dtype=np.float32)
     if labels.label_names is not None:
         arrays["label_names"] = np.asarray(labels.label_names, dtype=str)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".npz.tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path, fsync=True, suffix=".part.npz") as temp:
+        np.savez(temp, **arrays)
     return path
 
 

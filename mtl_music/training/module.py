@@ -6,7 +6,6 @@ from typing import Any, Mapping
 
 import pytorch_lightning as pl
 import torch
-from torch import nn
 
 from mtl_music.training.data import JOINT, SELF
 from mtl_music.training.losses import LossWeighting, kl_to_targets, same_track_loss

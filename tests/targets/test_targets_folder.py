@@ -10,7 +10,7 @@ import pytest
 from target_files import folder_track, target_node, write_audio, write_folder, write_lines
 
 from mtl_music.errors import ConfigError, DataError
-from mtl_music.targets import folder, load_target, target_splits
+from mtl_music.targets import load_target, target_splits
 
 GENRES = ("folk", "jazz", "rock")
 
