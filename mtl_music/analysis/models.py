@@ -75,7 +75,6 @@ from __future__ import annotations
 
 import logging
 import warnings
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from itertools import combinations
 from typing import Mapping, Sequence
@@ -85,6 +84,7 @@ import pandas as pd
 
 from mtl_music.analysis.collect import STRATEGIES, STRATEGY_LABELS, split_sources
 from mtl_music.errors import DataError
+from mtl_music.workers import WorkerPool
 
 log = logging.getLogger(__name__)
 
@@ -482,9 +482,9 @@ def bootstrap_fixed_effects(*, data: pd.DataFrame, fit: ModelFit, n_boot: int = 
             results = _replicate_batch(data, fit.spec, fit.structure, attempts, seeds)
         else:
             chunks = [seeds[i::n_jobs] for i in range(n_jobs)]
-            with ProcessPoolExecutor(max_workers=n_jobs) as pool:
-                parts = list(pool.map(_replicate_batch, *zip(*[(data, fit.spec, fit.structure, attempts, c)
-                                                              for c in chunks])))
+            with WorkerPool(n_jobs, task=f"the {fit.spec.name} model's bootstrap") as pool:
+                futures = [pool.submit(_replicate_batch, data, fit.spec, fit.structure, attempts, c) for c in chunks]
+                parts = [pool.result(f, in_flight=f"refitting replicates {i}::{n_jobs}") for i, f in enumerate(futures)]
             results = [None] * n_boot
             for i, part in enumerate(parts):
                 results[i::n_jobs] = part

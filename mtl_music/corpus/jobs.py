@@ -13,22 +13,19 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import multiprocessing as mp
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from concurrent.futures.process import BrokenProcessPool
-import os
 import time
 import traceback
-from contextlib import contextmanager
+from concurrent.futures import as_completed
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Sequence
 
 import numpy as np
 
 from mtl_music.corpus.catalog import Work
 from mtl_music.corpus.store import read_json, record_is_current, write_audio_atomic, write_json_atomic
-from mtl_music.errors import DataError, MtlMusicError
+from mtl_music.errors import MtlMusicError
+from mtl_music.workers import WorkerPool
 
 log = logging.getLogger(__name__)
 
@@ -134,33 +131,17 @@ def render_one(job: RenderJob) -> tuple[dict, dict]:
 # ------------------------------------------------------------------ parent side
 
 
-@contextmanager
-def _single_threaded_children() -> Iterator[None]:
-    """Spawned workers inherit OMP/BLAS limits of one thread (2 workers on 2 cores, not 2 x n)."""
-    names = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-    saved = {name: os.environ.get(name) for name in names}
-    os.environ.update({name: "1" for name in names})
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
 class RenderPool:
     """Worker processes for the stages of one build, started on first use, closed on exit.
 
-    ``num_workers`` 0 or 1 renders in this process. Workers are ``spawn``-ed with one
-    OMP/BLAS thread each and hold one :class:`~mtl_music.corpus.render.Renderer`.
+    ``num_workers`` 0 or 1 renders in this process. Workers are a
+    :class:`~mtl_music.workers.WorkerPool` and hold one :class:`~mtl_music.corpus.render.Renderer` each.
     """
 
     def __init__(self, *, num_workers: int, sample_rate: int) -> None:
         self.num_workers = int(num_workers)
         self.sample_rate = int(sample_rate)
-        self._executor: ProcessPoolExecutor | None = None
+        self._pool: WorkerPool | None = None
 
     def __enter__(self) -> "RenderPool":
         return self
@@ -169,17 +150,16 @@ class RenderPool:
         self.close()
 
     def close(self) -> None:
-        if self._executor is not None:
-            self._executor.shutdown(wait=True, cancel_futures=True)
-            self._executor = None
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
 
     def _submit_all(self, jobs: Sequence[RenderJob]):
-        if self._executor is None:
-            # fork after torch/threads can deadlock; spawn is safe everywhere
-            self._executor = ProcessPoolExecutor(max_workers=self.num_workers, mp_context=mp.get_context("spawn"),
-                                                 initializer=_init_worker, initargs=(self.sample_rate,))
-        with _single_threaded_children():  # workers start on submit: keep the env until then
-            return [self._executor.submit(render_one, job) for job in jobs]
+        if self._pool is None:
+            self._pool = WorkerPool(self.num_workers, task="the demo-corpus build (rendering)", initializer=_init_worker,
+                                    initargs=(self.sample_rate,),
+                                    hint="Finished tracks are kept; run the build again to resume.")
+        return {self._pool.submit(render_one, job): job for job in jobs}
 
     def run(self, jobs: Sequence[RenderJob], *, desc: str, progress: bool = True) -> list[tuple[dict, dict]]:
         """Renders ``jobs``; returns (record, timings) per job in completion order."""
@@ -194,17 +174,14 @@ class RenderPool:
                     results.append(render_one(job))
                     bar.update(1)
                 return results
+            futures = self._submit_all(jobs)
             try:
-                for future in as_completed(self._submit_all(jobs)):
-                    results.append(future.result())
+                for future in as_completed(futures):
+                    results.append(self._pool.result(future, in_flight=f"rendering tracks (in flight: {futures[future].track_id}, ...)"))
                     bar.update(1)
-            except BrokenProcessPool as exc:
-                self._executor = None
-                raise DataError(
-                    "a demo-corpus render worker died before finishing (finished tracks are kept; run again to "
-                    "resume). If build() is called from your own script, put the call under "
-                    "`if __name__ == '__main__':` (worker processes are spawned and re-import the main module)."
-                ) from exc
+            except BaseException:
+                self.close()  # a dead pool cannot be reused; a later run starts a new one
+                raise
         return results
 
 

@@ -11,13 +11,11 @@ At the end it writes the dataset view (``tracks.tsv``), the training-split band 
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import os
 import shutil
 import tempfile
 import time
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
@@ -43,6 +41,7 @@ from mtl_music.data.manifest import SPLITS, TrackEntry
 from mtl_music.data.stats import band_moments, save_stats, stored_train_key
 from mtl_music.data.writer import CacheWriter, IndexEntry
 from mtl_music.errors import ConfigError, DataError
+from mtl_music.workers import WorkerPool, one_torch_thread, refuse_during_spawn_bootstrap
 
 log = logging.getLogger(__name__)
 
@@ -113,18 +112,6 @@ class PrepareResult:
         return "\n".join(lines)
 
 
-def _refuse_during_spawn_bootstrap() -> None:
-    """A script without an ``if __name__ == "__main__":`` guard is re-run by every spawned
-    worker; such a worker would wait forever for the cache lock its parent holds."""
-    import multiprocessing
-
-    if getattr(multiprocessing.current_process(), "_inheriting", False):
-        raise DataError(
-            "prepare was started while a worker process was importing the main script: the script "
-            "runs prepare/train at import time. Put that code under `if __name__ == \"__main__\":`."
-        )
-
-
 def build_cache(
     tracks: Sequence[TrackEntry],
     *,
@@ -149,7 +136,7 @@ def build_cache(
         raise ConfigError(f"data.prepare.short_policy={short_policy!r}; use one of {', '.join(SHORT_POLICIES)}")
     if num_workers < 0:
         raise ConfigError(f"data.prepare.num_workers={num_workers} must be >= 0 (0 = in this process)")
-    _refuse_during_spawn_bootstrap()
+    refuse_during_spawn_bootstrap("prepare")
     started = time.perf_counter()
     cache_dir = Path(cache_dir)
     label = dataset_name or cache_dir.parent.name
@@ -256,7 +243,7 @@ class _Outcomes:
     def __init__(self, todo: Sequence[tuple[EntryTask, os.stat_result]], *, num_workers: int) -> None:
         self._todo = list(todo)
         self._num_workers = num_workers
-        self._executor: ProcessPoolExecutor | None = None
+        self._pool: WorkerPool | None = None
         self._bank_dir: Path | None = None
         self._running: dict[Future, tuple[EntryTask, os.stat_result]] = {}
         self._ready: list[tuple[EntryOutcome, os.stat_result, str]] = []
@@ -264,7 +251,7 @@ class _Outcomes:
     def __iter__(self) -> Iterator[tuple[EntryOutcome, os.stat_result, str]]:
         if self._num_workers == 0 or len(self._todo) < MIN_TRACKS_FOR_WORKERS:
             for task, stat in self._todo:
-                with _one_torch_thread():
+                with one_torch_thread():
                     outcome = compute_entry(task)
                 yield outcome, stat, task.path
             return
@@ -273,37 +260,28 @@ class _Outcomes:
     def _parallel(self) -> Iterator[tuple[EntryOutcome, os.stat_result, str]]:
         queue = iter(self._todo)
         window = 2 * self._num_workers + 2  # bounded, so results never pile up in memory
-        with _single_threaded_children():
-            # spawn, not fork: the parent may already run torch/OpenMP threads, which fork breaks.
-            settings = self._todo[0][0].settings
-            # The filter bank goes to the workers as a file, not as an argument: CPython writes a
-            # spawned child's start-up data into a pipe it also holds open, so a payload larger than
-            # the pipe buffer (the bank is 256 KiB) blocks the parent forever when the child dies
-            # while starting (e.g. when an unguarded script re-runs prepare at import time).
-            self._bank_dir = Path(tempfile.mkdtemp(prefix="mtl_music_melbank_"))
-            bank_path = self._bank_dir / f"{settings.key()}.npy"
-            np.save(bank_path, mel_filter_bank(settings))
-            self._executor = ProcessPoolExecutor(
-                max_workers=self._num_workers, mp_context=multiprocessing.get_context("spawn"), initializer=init_worker,
-                initargs=({settings.key(): str(bank_path)},),
-            )
-            self._fill(queue, window)
+        # The filter bank goes to the workers as a file, not as an argument: CPython writes a
+        # spawned child's start-up data into a pipe it also holds open, so a payload larger than
+        # the pipe buffer (the bank is 256 KiB) blocks the parent forever when the child dies
+        # while starting (e.g. when an unguarded script re-runs prepare at import time).
+        settings = self._todo[0][0].settings
+        self._bank_dir = Path(tempfile.mkdtemp(prefix="mtl_music_melbank_"))
+        bank_path = self._bank_dir / f"{settings.key()}.npy"
+        np.save(bank_path, mel_filter_bank(settings))
+        self._pool = WorkerPool(
+            self._num_workers, task="prepare (mel cache)", initializer=init_worker,
+            initargs=({settings.key(): str(bank_path)},),
+            hint="Everything computed so far is saved. Otherwise run prepare again with data.prepare.num_workers=0 "
+                 "to find the file that crashes the decoder, then remove or convert it.",
+        )
+        self._fill(queue, window)
         while self._running or self._ready:
             if not self._ready:
                 done, _ = wait(list(self._running), return_when=FIRST_COMPLETED)
                 for future in done:
                     task, stat = self._running.pop(future)
-                    try:
-                        outcome = future.result()
-                    except BrokenProcessPool as err:
-                        in_flight = ", ".join(t.path for t, _ in [(task, stat), *self._running.values()])
-                        raise DataError(
-                            f"a prepare worker process died while starting or while decoding one of: {in_flight}. "
-                            "Everything computed so far is saved. If a script of yours calls prepare or train at "
-                            "import time, put that code under `if __name__ == \"__main__\":` (workers re-import "
-                            "the main script); otherwise run prepare again with data.prepare.num_workers=0 to find "
-                            "the file that crashes the decoder, then remove or convert it"
-                        ) from err
+                    in_flight = ", ".join(t.path for t, _ in [(task, stat), *self._running.values()])
+                    outcome = self._pool.result(future, in_flight=f"decoding one of: {in_flight}")
                     self._ready.append((outcome, stat, task.path))
                 self._fill(queue, window)
             yield self._ready.pop(0)
@@ -313,7 +291,7 @@ class _Outcomes:
             item = next(queue, None)
             if item is None:
                 return
-            self._running[self._executor.submit(compute_entry, item[0])] = item
+            self._running[self._pool.submit(compute_entry, item[0])] = item
 
     def idle(self) -> bool:
         if self._ready:
@@ -321,47 +299,12 @@ class _Outcomes:
         return not any(future.done() for future in self._running)
 
     def close(self) -> None:
-        if self._executor is not None:
-            self._executor.shutdown(wait=True, cancel_futures=True)
-            self._executor = None
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
         if self._bank_dir is not None:
             shutil.rmtree(self._bank_dir, ignore_errors=True)
             self._bank_dir = None
-
-
-class _one_torch_thread:
-    """Computes one track with a single torch thread, as the workers do: per-track tensors are
-    too small for intra-op threads to pay, and on a busy machine they cost several times more
-    (``benchmarks/bench_frontend.py``). The caller's setting is restored after each track."""
-
-    def __enter__(self) -> None:
-        import torch
-
-        self._saved = torch.get_num_threads()
-        torch.set_num_threads(1)
-
-    def __exit__(self, *exc) -> None:
-        import torch
-
-        torch.set_num_threads(self._saved)
-
-
-class _single_threaded_children:
-    """Child processes started inside inherit OMP/MKL/OpenBLAS thread counts of 1."""
-
-    _names = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
-
-    def __enter__(self) -> None:
-        self._saved = {name: os.environ.get(name) for name in self._names}
-        for name in self._names:
-            os.environ[name] = "1"
-
-    def __exit__(self, *exc) -> None:
-        for name, value in self._saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 # ------------------------------------------------------------------------ outputs

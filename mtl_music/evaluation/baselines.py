@@ -14,13 +14,13 @@ with the feature code; external embeddings are read by :func:`external_features`
 from __future__ import annotations
 
 import os
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
 from mtl_music.errors import DataError
+from mtl_music.workers import WorkerPool
 
 SAMPLE_RATE = 22050
 N_MFCC = 20
@@ -77,7 +77,8 @@ def mfcc_for_paths(paths: Sequence[str | os.PathLike], *, num_workers: int = 1) 
     """MFCC baseline for audio files: (len(paths), 120) float32, in the order given.
 
     Files are decoded with :func:`mtl_music.audio.load_audio` (22,050 Hz). ``num_workers > 1``
-    spreads files over that many processes. An unreadable file raises its
+    spreads files over that many worker processes (:class:`~mtl_music.workers.WorkerPool`). An
+    unreadable file raises its
     :class:`~mtl_music.errors.AudioError` (naming the file).
     """
     paths = [str(p) for p in paths]
@@ -86,8 +87,8 @@ def mfcc_for_paths(paths: Sequence[str | os.PathLike], *, num_workers: int = 1) 
     if num_workers <= 1 or len(paths) == 1:
         rows = [_mfcc_of_path(p) for p in paths]
     else:
-        with ProcessPoolExecutor(max_workers=int(num_workers)) as pool:
-            rows = list(pool.map(_mfcc_of_path, paths, chunksize=max(1, len(paths) // (8 * num_workers))))
+        with WorkerPool(int(num_workers), task="the MFCC baseline") as pool:
+            rows = pool.map(_mfcc_of_path, paths, chunksize=max(1, len(paths) // (8 * num_workers)))
     return np.stack(rows)
 
 
