@@ -16,7 +16,7 @@ import time
 import torch
 
 from mtl_music.models import build_network
-from mtl_music.models.params import load_config
+from mtl_music.config import load_option as load_config
 
 QUICK = os.environ.get("MTL_BENCH_QUICK") == "1"
 BATCH = 32 if QUICK else 128

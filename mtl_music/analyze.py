@@ -11,12 +11,11 @@ import logging
 from pathlib import Path
 from typing import Callable
 
-import hydra
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
-from mtl_music.cli import user_errors_exit
-from mtl_music.config import CONF_DIR, check_command_line
+from mtl_music.cli import hydra_app
+from mtl_music.config import CONF_DIR
 from mtl_music.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
@@ -193,12 +192,10 @@ def run(cfg: DictConfig) -> Path:
     return report
 
 
-@hydra.main(config_path=str(CONF_DIR), config_name="analyze", version_base="1.3")
-@user_errors_exit
+@hydra_app("analyze")
 def main(cfg: DictConfig) -> None:
     run(cfg)
 
 
 if __name__ == "__main__":
-    check_command_line()
     main()

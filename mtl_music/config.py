@@ -90,3 +90,14 @@ def check_command_line() -> None:
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
+
+
+def load_option(group: str, option: str) -> DictConfig:
+    """``conf/<group>/<option>.yaml`` on its own (no composition): e.g. ``load_option("arch", "ss_r")``.
+
+    Raises :class:`ConfigError` listing the group's options when ``option`` is not one of them.
+    """
+    path = CONF_DIR / group / f"{option}.yaml"
+    if not path.is_file():
+        raise ConfigError(f"{group}={option} does not exist ({path}); choose one of {group_options(group)}")
+    return OmegaConf.load(path)

@@ -17,13 +17,12 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import hydra
 import numpy as np
 import torch
 from omegaconf import DictConfig
 
-from mtl_music.cli import user_errors_exit
-from mtl_music.config import CONF_DIR, check_command_line
+from mtl_music.cli import hydra_app
+
 from mtl_music.errors import AudioError, ConfigError, DataError
 
 log = logging.getLogger(__name__)
@@ -204,12 +203,10 @@ def _report_explanations(result: EmbeddedFiles, *, checkpoint: Path, out: Path, 
     return path
 
 
-@hydra.main(config_path=str(CONF_DIR), config_name="embed", version_base="1.3")
-@user_errors_exit
+@hydra_app("embed")
 def main(cfg: DictConfig) -> None:
     run(cfg)
 
 
 if __name__ == "__main__":
-    check_command_line()
     main()

@@ -11,11 +11,10 @@ import logging
 from pathlib import Path
 from typing import Any
 
-import hydra
 from omegaconf import DictConfig
 
-from mtl_music.cli import user_errors_exit
-from mtl_music.config import CONF_DIR, check_command_line
+from mtl_music.cli import hydra_app
+
 from mtl_music.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
@@ -73,7 +72,7 @@ def selected_targets(cfg: DictConfig) -> dict[str, Any]:
 
 def run(cfg: DictConfig, *, output_dir: Path | None = None):
     """Evaluates as configured; returns the :class:`ResultsTable` (also written to csv)."""
-    from mtl_music.evaluation.callback import evaluate_module
+    from mtl_music.evaluation.transfer_callback import evaluate_module
     from mtl_music.evaluation.transfer import evaluate, external_representation, mfcc_representation
 
     targets = selected_targets(cfg)
@@ -115,8 +114,7 @@ def run(cfg: DictConfig, *, output_dir: Path | None = None):
     return table
 
 
-@hydra.main(config_path=str(CONF_DIR), config_name="evaluate", version_base="1.3")
-@user_errors_exit
+@hydra_app("evaluate")
 def main(cfg: DictConfig) -> None:
     from hydra.core.hydra_config import HydraConfig
 
@@ -124,5 +122,4 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    check_command_line()
     main()

@@ -26,13 +26,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-import hydra
 import torch
 from omegaconf import DictConfig
 
 from mtl_music.atomic import atomic_path, write_text_atomic
-from mtl_music.cli import user_errors_exit
-from mtl_music.config import CONF_DIR, check_command_line
+from mtl_music.cli import hydra_app
+
 from mtl_music.errors import ConfigError, DataError
 from mtl_music.hear import CARD_ENTRY
 
@@ -277,12 +276,10 @@ def run(cfg: DictConfig) -> Path:
     return written
 
 
-@hydra.main(config_path=str(CONF_DIR), config_name="export", version_base="1.3")
-@user_errors_exit
+@hydra_app("export")
 def main(cfg: DictConfig) -> None:
     run(cfg)
 
 
 if __name__ == "__main__":
-    check_command_line()
     main()

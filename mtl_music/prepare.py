@@ -13,12 +13,11 @@ from __future__ import annotations
 import importlib
 import logging
 
-import hydra
 from omegaconf import DictConfig
 
 from mtl_music.audio.io import SILENCE_DBFS
-from mtl_music.cli import user_errors_exit
-from mtl_music.config import CONF_DIR
+from mtl_music.cli import hydra_app
+
 from mtl_music.data.build import PrepareResult, build_cache
 from mtl_music.data.cache import cache_dir_for
 from mtl_music.data.manifest import dataset_tracks
@@ -67,8 +66,7 @@ def run_builder(dotted: str, cfg: DictConfig) -> None:
     builder(cfg)
 
 
-@hydra.main(config_path=str(CONF_DIR), config_name="prepare", version_base="1.3")
-@user_errors_exit
+@hydra_app("prepare")
 def main(cfg: DictConfig) -> None:
     print(run(cfg).summary())
 

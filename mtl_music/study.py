@@ -15,11 +15,10 @@ import time
 import traceback
 from pathlib import Path
 
-import hydra
 from omegaconf import DictConfig
 
-from mtl_music.cli import user_errors_exit
-from mtl_music.config import CONF_DIR, check_command_line, compose
+from mtl_music.cli import hydra_app
+from mtl_music.config import compose
 
 log = logging.getLogger(__name__)
 
@@ -53,9 +52,9 @@ def run_one(*, overrides: list[str], run_dir: Path) -> str:
 def run(cfg: DictConfig) -> Path:
     """Runs the whole study; returns the report's path."""
     from mtl_music.analyze import run as analyze
-    from mtl_music.design import build_design, write_sweep
-    from mtl_music.design.aliasing import alias_matrix
-    from mtl_music.design.sweep import parse_override_line
+    from mtl_music.experiment import build_design, write_sweep
+    from mtl_music.experiment.aliasing import alias_matrix
+    from mtl_music.experiment.sweep import parse_override_line
 
     out = _output_dir(cfg)
     b = cfg.budget
@@ -97,13 +96,11 @@ def _last_run_features(cfg: DictConfig) -> Path | None:
     return max(files, key=lambda p: p.stat().st_mtime) if files else None
 
 
-@hydra.main(config_path=str(CONF_DIR), config_name="study", version_base="1.3")
-@user_errors_exit
+@hydra_app("study")
 def main(cfg: DictConfig) -> None:
     report = run(cfg)
     print(f"study report: {report}")
 
 
 if __name__ == "__main__":
-    check_command_line()
     main()

@@ -14,11 +14,10 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from mtl_music.cli import user_errors_exit
-from mtl_music.config import CONF_DIR, check_command_line
+from mtl_music.cli import hydra_app
+
 from mtl_music.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -196,7 +195,7 @@ def _transfer_callbacks(cfg: DictConfig, run_dir: Path) -> list:
     targets = cfg.get("target") or {}
     if not targets:
         return []
-    from mtl_music.evaluation.callback import TransferEvaluation
+    from mtl_music.evaluation.transfer_callback import TransferEvaluation
 
     ev = cfg.evaluation
     return [TransferEvaluation(targets=dict(targets), data_root=Path(str(cfg.paths.data_root)).expanduser(),
@@ -211,7 +210,7 @@ def run(cfg: DictConfig) -> TrainResult:
 
     from mtl_music.data import RandomCrops
     from mtl_music.training import MultiSourceDataModule, MultiSourceModule
-    from mtl_music.training.callbacks import RankConsistencyCheck
+    from mtl_music.training.rank_check import RankConsistencyCheck
     from mtl_music.training.data import source_sizes
     from mtl_music.training.loggers import build_logger
 
@@ -299,8 +298,7 @@ def run(cfg: DictConfig) -> TrainResult:
     return result
 
 
-@hydra.main(config_path=str(CONF_DIR), config_name="train", version_base="1.3")
-@user_errors_exit
+@hydra_app("train")
 def main(cfg: DictConfig) -> None:
     try:
         result = run(cfg)
@@ -319,5 +317,4 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    check_command_line()
     main()

@@ -324,7 +324,7 @@ def parameter_counts(*, sources: Sequence[str], k: Mapping[str, int] | int = 50,
 
     For ``n = 1 … len(sources)`` the networks learn the first ``n`` of ``sources``; SS-R only at
     ``n = 1``, the multi-source strategies from ``n = 2``. Networks are built on the ``meta``
-    device (:mod:`mtl_music.models.params`), so nothing is allocated.
+    device (:mod:`mtl_music.models.size`), so nothing is allocated.
 
     Args:
         sources: source names, in the order they are added.
@@ -340,13 +340,14 @@ def parameter_counts(*, sources: Sequence[str], k: Mapping[str, int] | int = 50,
 
     from mtl_music.errors import ConfigError
     from mtl_music.models.network import build_network
-    from mtl_music.models.params import count_parameters, load_config
+    from mtl_music.config import load_option
+    from mtl_music.models.size import count_parameters
 
-    trunk_cfg = load_config("trunk", trunk) if isinstance(trunk, str) else trunk
+    trunk_cfg = load_option("trunk", trunk) if isinstance(trunk, str) else trunk
     sizes = {s: (int(k) if isinstance(k, (int, np.integer)) else int(k.get(s, 50))) for s in sources}
     rows = []
     for strategy in strategies:
-        arch = load_config("arch", strategy)
+        arch = load_option("arch", strategy)
         n_values = [1] if strategy == "ss_r" else range(2, len(sources) + 1)
         for n in n_values:
             chosen = {s: sizes[s] for s in list(sources)[:n]}

@@ -15,7 +15,7 @@ GTZAN and Extended Ballroom layouts. Modules, one concern each:
 * :mod:`~mtl_music.corpus.plan` — the mix, track ids, the train/valid split;
 * :mod:`~mtl_music.corpus.crowd` — simulated tags and listeners;
 * :mod:`~mtl_music.corpus.labels` — the label files;
-* :mod:`~mtl_music.corpus.targets` — ``demo_region`` and ``demo_dance``;
+* :mod:`~mtl_music.corpus.demo_targets` — ``demo_region`` and ``demo_dance``;
 * :mod:`~mtl_music.corpus.text` — title normalisation, lyric tokens.
 """
 

@@ -10,7 +10,7 @@ From the composed config it writes:
 * the raw label files of every learning source into ``${data.labels_dir}``
   (:mod:`mtl_music.corpus.labels`);
 * the demo targets ``${paths.data_root}/demo_region`` and ``demo_dance``
-  (:mod:`mtl_music.corpus.targets`).
+  (:mod:`mtl_music.corpus.demo_targets`).
 
 Idempotent: a completed build leaves a marker (``.corpus_complete.json``) and a second call
 with the same settings only checks the marker, the manifest, the label files and that every
@@ -30,7 +30,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from mtl_music.corpus import catalog, plan, targets
+from mtl_music.corpus import catalog, demo_targets, plan
 from mtl_music.corpus.crowd import CrowdSettings
 from mtl_music.corpus.jobs import RENDER_VERSION, RenderJob, RenderPool, render_fingerprint, render_selection
 from mtl_music.corpus.labels import LABEL_FILES, write_all
@@ -58,8 +58,8 @@ class CorpusSettings:
     num_workers: int
     mix: dict[str, float]
     crowd: CrowdSettings
-    region: targets.TargetSettings
-    dance: targets.TargetSettings
+    region: demo_targets.TargetSettings
+    dance: demo_targets.TargetSettings
     progress: bool = True
 
     @classmethod
@@ -92,7 +92,7 @@ class CorpusSettings:
         crowd = CrowdSettings(**{k: (int(v) if k == "n_users" else float(v)) for k, v in crowd_cfg.items()})
         target_cfg = c.get("targets") or {}
 
-        def target(key: str, default_name: str, default_channels: int) -> targets.TargetSettings:
+        def target(key: str, default_name: str, default_channels: int) -> demo_targets.TargetSettings:
             t = target_cfg.get(key) or {}
             classes = tuple(str(x) for x in t.get("classes") or ())
             if not classes and int(t.get("per_class", 0)) > 0:
@@ -100,7 +100,7 @@ class CorpusSettings:
             channels = int(t.get("channels", default_channels))
             if channels not in (1, 2):
                 raise ConfigError(f"data.corpus.targets.{key}.channels={channels}: use 1 (mono) or 2 (stereo)")
-            return targets.TargetSettings(
+            return demo_targets.TargetSettings(
                 name=str(t.get("name", default_name)), classes=classes, per_class=int(t.get("per_class", 0)),
                 min_per_class=int(t.get("min_per_class", 1)), channels=channels,
             )
@@ -192,7 +192,7 @@ def _is_up_to_date(settings: CorpusSettings, *, root: Path, manifest: Path, labe
     if not all((manifest.parent / row[1]).is_file() for row in rows):
         return None
     for target in (settings.region, settings.dance):
-        if target.per_class > 0 and not targets.is_up_to_date(target, data_root=data_root, seed=settings.seed,
+        if target.per_class > 0 and not demo_targets.is_up_to_date(target, data_root=data_root, seed=settings.seed,
                                                               duration=settings.duration, sample_rate=settings.sample_rate):
             return None
     return len(rows)
@@ -273,8 +273,8 @@ def _build_with_pool(settings: CorpusSettings, pool: RenderPool, *, candidates: 
     )
 
     # 3. the demo targets
-    for key, target_settings, builder in (("region", settings.region, targets.build_region),
-                                          ("dance", settings.dance, targets.build_dance)):
+    for key, target_settings, builder in (("region", settings.region, demo_targets.build_region),
+                                          ("dance", settings.dance, demo_targets.build_dance)):
         if target_settings.per_class <= 0:
             continue
         result = builder(target_settings, data_root=data_root, seed=settings.seed, duration=settings.duration,

@@ -14,13 +14,13 @@ __all__ = [
     "parameter_table",
 ]
 
-_FROM_PARAMS = {"ParameterRow", "count_parameters", "parameter_table"}
+_FROM_SIZE = {"ParameterRow", "count_parameters", "parameter_table"}
 
 
 def __getattr__(name: str):
-    # Imported on first use, so `python -m mtl_music.models.params` runs its module fresh.
-    if name in _FROM_PARAMS:
-        from mtl_music.models import params
+    # Imported on first use: counting needs only the builder, the builder never needs counting.
+    if name in _FROM_SIZE:
+        from mtl_music.models import size
 
-        return getattr(params, name)
+        return getattr(size, name)
     raise AttributeError(f"module 'mtl_music.models' has no attribute {name!r}")

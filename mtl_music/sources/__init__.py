@@ -2,7 +2,7 @@
 formats, factorised into k-dimensional probability vectors z_t per track.
 
 Training uses :func:`load_source_labels` (cached per dataset) and
-:class:`~mtl_music.sources.self_pairs.SelfPairSampler`; ``python -m mtl_music.sources.inspect``
+:class:`~mtl_music.sources.self_pairs.SelfPairSampler`; ``python -m mtl_music.topics``
 prints the strongest raw labels per topic (Table 2).
 """
 

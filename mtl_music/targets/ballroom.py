@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from mtl_music.targets.base import DEFAULT_TEST_FRACTION, Split, TargetIndex, TargetTrack, stratified_splits
-from mtl_music.targets.folders import class_folders, require_unique_stems
+from mtl_music.targets.class_folders import class_folders, require_unique_stems
 from mtl_music.targets.options import TargetOptions
 
 LAYOUT = "<Type>/<id>.<ext> (one folder per dance type holding its audio files)"

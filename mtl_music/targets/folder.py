@@ -62,7 +62,7 @@ from mtl_music.targets.base import (
     random_splits,
     stratified_splits,
 )
-from mtl_music.targets.folders import is_audio
+from mtl_music.targets.class_folders import is_audio
 from mtl_music.targets.options import TargetOptions
 
 log = logging.getLogger(__name__)

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from mtl_music.targets.base import Split, TargetIndex, TargetTrack, predefined_splits
-from mtl_music.targets.folders import class_folders
+from mtl_music.targets.class_folders import class_folders
 from mtl_music.targets.options import TargetOptions
 
 log = logging.getLogger(__name__)

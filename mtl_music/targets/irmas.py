@@ -23,7 +23,7 @@ import re
 from typing import Any
 
 from mtl_music.targets.base import DEFAULT_TEST_FRACTION, Split, TargetIndex, TargetTrack, group_stratified_splits
-from mtl_music.targets.folders import class_folders, require_unique_stems
+from mtl_music.targets.class_folders import class_folders, require_unique_stems
 from mtl_music.targets.options import TargetOptions
 
 log = logging.getLogger(__name__)

@@ -35,7 +35,7 @@ from mtl_music.targets.base import (
     predefined_splits,
     stratified_splits,
 )
-from mtl_music.targets.folders import audio_files
+from mtl_music.targets.class_folders import audio_files
 from mtl_music.targets.options import TargetOptions
 
 log = logging.getLogger(__name__)

@@ -9,7 +9,7 @@ import pytest
 from mtl_music.corpus.catalog import Work
 from mtl_music.corpus.demo import CorpusSettings, build
 from mtl_music.corpus.jobs import RenderJob, RenderPool, render_fingerprint, render_selection
-from mtl_music.corpus.targets import TargetSettings, build_region
+from mtl_music.corpus.demo_targets import TargetSettings, build_region
 from mtl_music.errors import ConfigError
 from corpus_config import tiny_cfg
 

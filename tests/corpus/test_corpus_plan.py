@@ -7,7 +7,7 @@ import re
 import pytest
 
 from mtl_music.corpus import catalog, plan
-from mtl_music.corpus.targets import training_titles
+from mtl_music.corpus.demo_targets import training_titles
 from mtl_music.corpus.text import normalise_title
 from mtl_music.errors import ConfigError, DataError
 

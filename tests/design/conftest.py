@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mtl_music.design import PAPER_SOURCES, PAPER_STRATEGIES, build_design, design_space, greedy_phase3
+from mtl_music.experiment import PAPER_SOURCES, PAPER_STRATEGIES, build_design, design_space, greedy_phase3
 
 
 @pytest.fixture(scope="session")

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mtl_music.design import alias_matrix, max_aliasing
-from mtl_music.design.aliasing import AliasTracker, encode, main_effects
+from mtl_music.experiment import alias_matrix, max_aliasing
+from mtl_music.experiment.aliasing import AliasTracker, encode, main_effects
 
 
 def _table(rows):

@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mtl_music.design import PAPER_SOURCES, design_space, greedy_phase3, max_aliasing
-from mtl_music.design.factors import phase3_candidates
+from mtl_music.experiment import PAPER_SOURCES, design_space, greedy_phase3, max_aliasing
+from mtl_music.experiment.factors import phase3_candidates
 
 
 def _spread(counts: Counter, levels: set) -> int:

@@ -12,8 +12,8 @@ import pytest
 import torch
 
 from mtl_music.config import compose
-from mtl_music.design import build_design, parse_override_line, write_sweep
-from mtl_music.design.app import run
+from mtl_music.experiment import build_design, parse_override_line, write_sweep
+from mtl_music.design import run
 from mtl_music.errors import ConfigError
 from mtl_music.models import build_network
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from mtl_music.models.params import ARCH_OPTIONS, load_config
+from mtl_music.config import load_option as load_config
+from mtl_music.models.size import ARCH_OPTIONS
 
 
 @pytest.fixture(scope="session")

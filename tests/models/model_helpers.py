@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mtl_music.models.params import PAPER_SOURCES
+from mtl_music.paper import PAPER_SOURCES
 
 #: Labelled (non-self) sources of the paper.
 LABELLED = tuple(s for s in PAPER_SOURCES if s != "self")

@@ -10,7 +10,7 @@ from model_helpers import sources_dict
 from mtl_music.config import CONF_DIR
 from mtl_music.errors import ConfigError, DataError, MtlMusicError, SourceError
 from mtl_music.models import build_network
-from mtl_music.models.params import ARCH_OPTIONS
+from mtl_music.models.size import ARCH_OPTIONS
 
 
 @pytest.fixture

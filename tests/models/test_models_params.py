@@ -6,7 +6,10 @@ import pytest
 
 from model_helpers import LABELLED, sources_dict
 from mtl_music.models import build_network, count_parameters, parameter_table
-from mtl_music.models.params import PAPER_SOURCES, format_table, main
+from mtl_music.config import compose
+from mtl_music.models.size import format_table
+from mtl_music.paper import PAPER_SOURCES
+from mtl_music.params import run
 
 SS_R_VGG = 576_482  # conv/BN blocks + fc-feature 563,632 + fc-output 12,850 (k = 50)
 
@@ -56,9 +59,8 @@ def test_musically_motivated_counts(arch_cfgs, trunk_cfgs):
     assert round(rows["ms_cr@6"].ratio, 2) == 6.38
 
 
-def test_params_entry_point_prints_both_trunks(capsys):
-    main([])
-    out = capsys.readouterr().out
+def test_params_entry_point_prints_both_trunks():
+    out = run(compose("params"))
     assert "trunk=vgg" in out and "trunk=musically_motivated" in out
     assert "576,482" in out and "6.36" in out and "impossible" in out
     assert "ms_sr@fc" in format_table(parameter_table(["tag", "bpm"]), title="t")

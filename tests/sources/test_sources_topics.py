@@ -5,12 +5,12 @@ import subprocess
 import sys
 
 from mtl_music.config import compose
-from mtl_music.sources.inspect import run
+from mtl_music.topics import run
 from source_files import STYLES, overrides
 
 
 def test_inspect_prints_the_strongest_tags_of_each_topic(label_root, capsys):
-    cfg = compose("inspect", overrides(label_root, "source=[tag,bpm,self]", "source.tag.k=4", "source.bpm.k=4",
+    cfg = compose("topics", overrides(label_root, "source=[tag,bpm,self]", "source.tag.k=4", "source.bpm.k=4",
                                        "top_n=3"))
     lines = run(cfg)
     out = capsys.readouterr().out
@@ -27,7 +27,7 @@ def test_inspect_prints_the_strongest_tags_of_each_topic(label_root, capsys):
 def test_inspect_cli_selects_topics(label_root):
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.run(
-        [sys.executable, "-m", "mtl_music.sources.inspect", *overrides(label_root), "source=cdr_tag",
+        [sys.executable, "-m", "mtl_music.topics", *overrides(label_root), "source=cdr_tag",
          "source.cdr_tag.k=4", "topics=[0,2]", "top_n=1", f"hydra.run.dir={label_root / 'run'}"],
         capture_output=True, text=True, env=env, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -38,7 +38,7 @@ def test_inspect_cli_selects_topics(label_root):
 
 def test_inspect_cli_reports_a_missing_file_without_a_traceback(tmp_path):
     proc = subprocess.run(
-        [sys.executable, "-m", "mtl_music.sources.inspect", *overrides(tmp_path), "source=tag",
+        [sys.executable, "-m", "mtl_music.topics", *overrides(tmp_path), "source=tag",
          f"hydra.run.dir={tmp_path / 'run'}"], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
     assert "lastfm_tags.db" in proc.stderr and "Traceback" not in proc.stderr

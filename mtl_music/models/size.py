@@ -2,29 +2,24 @@
 
 Counted: every trainable parameter, BatchNorm affine weights included; BatchNorm running
 statistics (buffers) are not. Networks are built on the ``meta`` device, so counting even
-the 8-source MSS-CR allocates no weights.
-
-    python -m mtl_music.models.params                      # 8 sources, both trunks
-    python -m mtl_music.models.params --trunk vgg --k 50 --sources self bpm tag
+the 8-source MSS-CR allocates no weights. The command is ``python -m mtl_music.params``.
 """
 
 from __future__ import annotations
 
-import argparse
 from typing import NamedTuple, Sequence
 
 import torch
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 from torch import nn
 
+from mtl_music.config import load_option
 from mtl_music.errors import ConfigError
-from mtl_music.models.network import SELF_SOURCE, build_network
-
-#: The paper's 8 learning sources (Table 1), in the order of the SPEC.
-PAPER_SOURCES: tuple[str, ...] = ("self", "bpm", "year", "tag", "taste", "cdr_tag", "lyrics", "artist")
+from mtl_music.models.network import build_network
+from mtl_music.paper import PAPER_SOURCES, SELF_SOURCE, TABLE4_STRATEGY_ORDER
 
 #: The ``arch`` options, in the order of Table 4 and Fig. 5.
-ARCH_OPTIONS: tuple[str, ...] = ("ss_r", "mss_cr", "ms_cr@2", "ms_cr@4", "ms_cr@6", "ms_sr@fc")
+ARCH_OPTIONS: tuple[str, ...] = TABLE4_STRATEGY_ORDER
 
 
 class ParameterRow(NamedTuple):
@@ -39,17 +34,6 @@ def count_parameters(module: nn.Module) -> int:
     """Number of parameters of ``module`` (shared ones once; buffers such as BN running
     statistics excluded)."""
     return sum(p.numel() for p in module.parameters())
-
-
-def load_config(group: str, option: str) -> DictConfig:
-    """``conf/<group>/<option>.yaml`` as a DictConfig (no Hydra composition needed)."""
-    from mtl_music.config import CONF_DIR
-
-    path = CONF_DIR / group / f"{option}.yaml"
-    if not path.is_file():
-        choices = sorted(p.stem for p in path.parent.glob("*.yaml"))
-        raise ConfigError(f"{group}={option} does not exist ({path}); choose one of {choices}")
-    return OmegaConf.load(path)
 
 
 def _count(*, arch: DictConfig, trunk: DictConfig, sources: dict[str, int]) -> int:
@@ -73,14 +57,14 @@ def parameter_table(
         One :class:`ParameterRow` per ``arch`` option (``ARCH_OPTIONS`` order); rows the
         trunk cannot build (``ms_cr@2`` with ``musically_motivated``) have ``None`` counts.
     """
-    trunk_cfg = load_config("trunk", trunk) if isinstance(trunk, str) else trunk
+    trunk_cfg = load_option("trunk", trunk) if isinstance(trunk, str) else trunk
     labelled = [s for s in sources if s != SELF_SOURCE]
     reference_source = labelled[0] if labelled else SELF_SOURCE
-    ss_r = _count(arch=load_config("arch", "ss_r"), trunk=trunk_cfg, sources={reference_source: k})
+    ss_r = _count(arch=load_option("arch", "ss_r"), trunk=trunk_cfg, sources={reference_source: k})
     rows = [ParameterRow("ss_r", ss_r, 1.0)]
     for option in ARCH_OPTIONS[1:]:
         try:
-            n = _count(arch=load_config("arch", option), trunk=trunk_cfg, sources={s: k for s in sources})
+            n = _count(arch=load_option("arch", option), trunk=trunk_cfg, sources={s: k for s in sources})
         except ConfigError:
             rows.append(ParameterRow(option, None, None))
             continue
@@ -97,19 +81,3 @@ def format_table(rows: Sequence[ParameterRow], *, title: str) -> str:
         else:
             lines.append(f"{row.strategy:<10} {row.n_params:>12,} {row.ratio:>8.2f}")
     return "\n".join(lines)
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Parameter counts of the six strategies (paper Fig. 15).")
-    parser.add_argument("--sources", nargs="+", default=list(PAPER_SOURCES), help="learning sources")
-    parser.add_argument("--k", type=int, default=50, help="outputs per non-self source")
-    parser.add_argument("--trunk", nargs="+", default=["vgg", "musically_motivated"], help="conf/trunk options")
-    args = parser.parse_args(argv)
-    for trunk in args.trunk:
-        rows = parameter_table(args.sources, k=args.k, trunk=trunk)
-        print(format_table(rows, title=f"trunk={trunk}, {len(args.sources)} sources {args.sources}, k={args.k}"))
-        print()
-
-
-if __name__ == "__main__":
-    main()

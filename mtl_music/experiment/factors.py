@@ -13,7 +13,7 @@ A strategy whose arch config says ``strategy: ss_r`` trains one network on exact
 source ("single-source"); every other strategy needs two or more ("multi-source"). Hence the
 paper's three phases: (1) every single-source strategy × every source × repeats, (2) every
 multi-source strategy × all m sources × repeats, (3) a greedy fraction of the multi-source
-strategies × the source subsets of size n = 2..m-1 (:mod:`mtl_music.design.greedy`).
+strategies × the source subsets of size n = 2..m-1 (:mod:`mtl_music.experiment.greedy`).
 """
 
 from __future__ import annotations

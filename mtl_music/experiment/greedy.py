@@ -1,13 +1,13 @@
 """Phase 3: the greedy sequential fractional design (paper Sect. 4.3, Algorithm 2).
 
 Candidates A: every (source subset of size n = 2..m-1, multi-source strategy) pair
-(:func:`~mtl_music.design.factors.phase3_candidates`; 1230 in the paper). The design B starts
+(:func:`~mtl_music.experiment.factors.phase3_candidates`; 1230 in the paper). The design B starts
 empty; each step
 
 1. scores every remaining candidate o by the **unbalance** of B ∪ {o} and keeps the set O of
    those with the smallest;
 2. scores every o in O by the **maximum absolute aliasing between main effects** of
-   B ∪ {o} (:mod:`~mtl_music.design.aliasing`) and keeps the set P of those with the smallest
+   B ∪ {o} (:mod:`~mtl_music.experiment.aliasing`) and keeps the set P of those with the smallest
    (ties within 1e-9);
 3. picks one run of P uniformly at random with a seeded ``numpy`` generator, appends it to B
    and removes it from A.
@@ -64,8 +64,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mtl_music.design.aliasing import AliasTracker, encode, main_effects
-from mtl_music.design.factors import DesignSpace, phase3_candidates
+from mtl_music.experiment.aliasing import AliasTracker, encode, main_effects
+from mtl_music.experiment.factors import DesignSpace, phase3_candidates
 from mtl_music.errors import ConfigError
 
 #: Aliasing values closer than this are ties (float round-off must not decide between runs).

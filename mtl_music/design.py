@@ -13,15 +13,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import hydra
 import pandas as pd
 from omegaconf import DictConfig
 
-from mtl_music.cli import user_errors_exit
-from mtl_music.config import CONF_DIR
-from mtl_music.design.aliasing import alias_matrix, max_aliasing
-from mtl_music.design.sweep import SweepFiles, write_sweep
-from mtl_music.design.table import build_design
+from mtl_music.cli import hydra_app
+
+from mtl_music.experiment.aliasing import alias_matrix, max_aliasing
+from mtl_music.experiment.sweep import SweepFiles, write_sweep
+from mtl_music.experiment.table import build_design
 
 log = logging.getLogger(__name__)
 
@@ -75,11 +74,14 @@ def run(cfg: DictConfig) -> DesignResult:
     return DesignResult(output_dir=output_dir, design=design, files=files, alias_csv=alias_csv, max_aliasing=aliasing)
 
 
-@hydra.main(config_path=str(CONF_DIR), config_name="design", version_base="1.3")
-@user_errors_exit
+@hydra_app("design")
 def main(cfg: DictConfig) -> None:
     result = run(cfg)
     print(f"design: {len(result.design)} runs -> {result.files.design_csv}")
     print(f"alias matrix: {result.alias_csv} (max aliasing between main effects: "
           + ", ".join(f"{'phase 3' if k == '3' else 'whole design'} {v:.3f}" for k, v in result.max_aliasing.items()) + ")")
     print(f"train them: {result.files.script} [trainer=gpu epochs=200 ...]   (lines: {result.files.runs_txt})")
+
+
+if __name__ == "__main__":
+    main()

@@ -16,14 +16,14 @@ size n = 2..m-1 (:mod:`.greedy`).
 
 Modules: :mod:`.factors` (names, phases 1–2, phase-3 candidates), :mod:`.greedy` (Algorithm 2),
 :mod:`.aliasing` (model matrix, alias matrix), :mod:`.table` (the design table), :mod:`.sweep`
-(runs.txt, run_design.sh), :mod:`.app` (the Hydra app).
+(runs.txt, run_design.sh), :mod:`mtl_music.design` (the Hydra app).
 """
 
-from mtl_music.design.aliasing import alias_matrix, max_aliasing
-from mtl_music.design.factors import PAPER_SOURCES, PAPER_STRATEGIES, DesignSpace, design_space
-from mtl_music.design.greedy import GreedyPick, greedy_phase3
-from mtl_music.design.sweep import override_line, override_tokens, parse_override_line, write_sweep
-from mtl_music.design.table import build_design
+from mtl_music.experiment.aliasing import alias_matrix, max_aliasing
+from mtl_music.experiment.factors import PAPER_SOURCES, PAPER_STRATEGIES, DesignSpace, design_space
+from mtl_music.experiment.greedy import GreedyPick, greedy_phase3
+from mtl_music.experiment.sweep import override_line, override_tokens, parse_override_line, write_sweep
+from mtl_music.experiment.table import build_design
 
 __all__ = [
     "PAPER_SOURCES", "PAPER_STRATEGIES", "DesignSpace", "GreedyPick", "alias_matrix", "build_design",

@@ -1,4 +1,4 @@
-"""``python -m mtl_music.sources.inspect source=tag data=demo`` — what the topics mean.
+"""``python -m mtl_music.topics source=tag data=demo`` — what the topics mean.
 
 Prints per pLSA topic its strongest raw labels, P(label | topic) in decreasing order (paper
 Table 2: "tag4: Melodic Death Metal, black metal, doom metal, Gothic Metal"), and per GMM
@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import logging
 
-import hydra
 import numpy as np
 from omegaconf import DictConfig
 
-from mtl_music.cli import user_errors_exit
-from mtl_music.config import CONF_DIR
+from mtl_music.cli import hydra_app
+
 from mtl_music.errors import ConfigError
 from mtl_music.sources.base import SourceLabels
 from mtl_music.sources.pipeline import load_source_labels
@@ -82,8 +81,7 @@ def run(cfg: DictConfig) -> list[str]:
     return lines
 
 
-@hydra.main(config_path=str(CONF_DIR), config_name="inspect", version_base="1.3")
-@user_errors_exit
+@hydra_app("topics")
 def main(cfg: DictConfig) -> None:
     run(cfg)
 

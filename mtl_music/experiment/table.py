@@ -6,9 +6,9 @@ from typing import Sequence
 
 import pandas as pd
 
-from mtl_music.design.factors import Run, design_space, phase1_runs, phase2_runs
-from mtl_music.design.greedy import greedy_phase3
-from mtl_music.design.sweep import check_train_overrides, override_line
+from mtl_music.experiment.factors import Run, design_space, phase1_runs, phase2_runs
+from mtl_music.experiment.greedy import greedy_phase3
+from mtl_music.experiment.sweep import check_train_overrides, override_line
 from mtl_music.errors import ConfigError
 
 
