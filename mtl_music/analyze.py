@@ -22,13 +22,11 @@ log = logging.getLogger(__name__)
 
 
 def output_folder(cfg: DictConfig) -> Path:
-    """``cfg.output``, or ``<runs>/analysis``."""
-    if cfg.get("output"):
-        return Path(str(cfg.output)).expanduser()
-    return Path(str(cfg.runs)).expanduser() / "analysis"
+    """``paths.output_dir``: ``<runs>/analysis`` unless ``hydra.run.dir`` says otherwise."""
+    return Path(str(cfg.paths.output_dir)).expanduser()
 
 
-def analyse(cfg: DictConfig, *, output_dir: Path):
+def analyze(cfg: DictConfig, *, output_dir: Path):
     """Collects, fits, bootstraps and draws; returns the :class:`~mtl_music.analysis.report.Analysis`
     (figures already written under ``output_dir/figures``)."""
     from mtl_music.analysis import collect, models
@@ -185,14 +183,14 @@ def run(cfg: DictConfig) -> Path:
     if OmegaConf.is_missing(cfg, "runs") or cfg.get("runs") is None:
         raise ConfigError("runs=<sweep folder> is required: the folder holding the run folders (with transfer.csv)")
     output_dir = output_folder(cfg)
-    analysis = analyse(cfg, output_dir=output_dir)
+    analysis = analyze(cfg, output_dir=output_dir)
     report = write_report(analysis=analysis, output_dir=output_dir)
     data = analysis.data
     print(f"analysis of {data['run_id'].nunique()} runs on {data['target'].nunique()} targets: {report}")
     return report
 
 
-@hydra_app("analyze")
+@hydra_app("analyze", open_keys=("metrics.",))
 def main(cfg: DictConfig) -> None:
     run(cfg)
 

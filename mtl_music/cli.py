@@ -55,11 +55,30 @@ def user_errors_exit(fn: Callable) -> Callable:
     return wrapper
 
 
-def hydra_app(config_name: str) -> Callable[[Callable[[DictConfig], None]], Callable[[], None]]:
+def check_added_keys(overrides: list[str], *, app: str, open_keys: tuple[str, ...]) -> None:
+    """Refuses ``+key=value`` overrides that add a key the app does not read (it would be
+    silently ignored). Keys below ``hydra.`` and below the app's ``open_keys`` prefixes (e.g.
+    ``trainer.``, whose keys are passed on to Lightning's Trainer) may be added."""
+    from mtl_music.errors import ConfigError
+
+    for override in overrides:
+        if not override.startswith("+") or "=" not in override:
+            continue
+        key = override.lstrip("+").split("=", 1)[0].strip()
+        if key.startswith(("hydra.", "hydra/")) or key.startswith(tuple(open_keys)):
+            continue
+        addable = ", ".join(f"{prefix}<key>" for prefix in open_keys) or "none besides hydra.*"
+        raise ConfigError(f"'{override}' adds the key {key!r}, which {app} does not read: it would be ignored. "
+                          f"Check the spelling against `{app} --cfg job` (existing keys are set without '+'); "
+                          f"keys that may be added: {addable}")
+
+
+def hydra_app(config_name: str, *, open_keys: tuple[str, ...] = ()) -> Callable[[Callable[[DictConfig], None]], Callable[[], None]]:
     """Decorator making an app's ``main()`` from ``body(cfg)``: command-line check, Hydra, user errors.
 
     ``body`` receives the composed config and prints what the user needs; ``main()`` takes its
     arguments from ``sys.argv`` (Hydra's overrides and flags such as ``-m`` or ``--cfg job``).
+    ``open_keys``: prefixes under which ``+key=value`` may add keys (see :func:`check_added_keys`).
     """
 
     def decorate(body: Callable[[DictConfig], None]) -> Callable[[], None]:
@@ -73,6 +92,8 @@ def hydra_app(config_name: str) -> Callable[[Callable[[DictConfig], None]], Call
         @functools.wraps(body)
         def main() -> None:
             check_command_line()
+            user_errors_exit(check_added_keys)([a for a in sys.argv[1:] if not a.startswith("-")],
+                                               app=f"mtl_music.{config_name}", open_keys=open_keys)
             composed()
 
         main.config_name = config_name  # type: ignore[attr-defined]
@@ -81,4 +102,4 @@ def hydra_app(config_name: str) -> Callable[[Callable[[DictConfig], None]], Call
     return decorate
 
 
-__all__ = ["APPS", "hydra_app", "user_errors_exit"]
+__all__ = ["APPS", "check_added_keys", "hydra_app", "user_errors_exit"]

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import re
 import sys
+import time
 from pathlib import Path
 from typing import Sequence
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from mtl_music.errors import ConfigError
 
@@ -70,7 +71,9 @@ def check_group_overrides(overrides: Sequence[str]) -> None:
 def compose(config_name: str, overrides: Sequence[str] = ()) -> DictConfig:
     """Compose ``conf/<config_name>.yaml`` with ``overrides`` outside of ``@hydra.main``.
 
-    Used by tests and notebooks; resolves nothing, so ``${...}`` stays lazy.
+    Used by tests, notebooks and apps that run other apps; resolves nothing, so ``${...}`` stays
+    lazy. ``paths.output_dir`` (Hydra's run directory inside an app) is set by the same rule as
+    ``conf/hydra/default.yaml``'s unless an override gives it.
     """
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
@@ -79,7 +82,16 @@ def compose(config_name: str, overrides: Sequence[str] = ()) -> DictConfig:
     check_group_overrides(overrides)
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        return hydra_compose(config_name=config_name, overrides=list(overrides))
+        cfg = hydra_compose(config_name=config_name, overrides=list(overrides), return_hydra_config=True)
+    # No Hydra run here: paths.output_dir is the run directory the app's hydra.run.dir rule names.
+    run_dir = str(OmegaConf.to_container(cfg.hydra.run, resolve=False)["dir"])
+    run_dir = re.sub(r"\$\{now:([^}]*)\}", lambda m: time.strftime(m.group(1)), run_dir)
+    run_dir = run_dir.replace("${hydra.job.name}", config_name)
+    with open_dict(cfg):
+        del cfg["hydra"]
+    if "paths" in cfg and not any(o.lstrip("+").startswith("paths.output_dir=") for o in overrides):
+        cfg.paths.output_dir = run_dir
+    return cfg
 
 
 def check_command_line() -> None:

@@ -1,7 +1,7 @@
 """``python -m mtl_music.design [phase3.runs=352] [seed=0]`` — the experimental design as a sweep.
 
 ``run(cfg)`` is the plain function (tests import it); ``main`` is the thin Hydra wrapper. The
-output folder (``output_dir``, default ``outputs/design/<time>``, also Hydra's run directory) receives
+output folder (``paths.output_dir``: Hydra's run directory, ``outputs/design/<time>``; ``hydra.run.dir=...`` moves it) receives
 ``design.csv``, ``runs.txt``, ``run_design.sh`` and ``alias_matrix.csv`` (see
 :mod:`mtl_music.design`).
 """
@@ -34,16 +34,6 @@ class DesignResult:
     max_aliasing: dict  # phase ("all", "3") → maximum cross-factor aliasing
 
 
-def _output_dir(cfg: DictConfig) -> Path:
-    from hydra.core.hydra_config import HydraConfig
-
-    if cfg.get("output_dir"):
-        return Path(str(cfg.output_dir))
-    if HydraConfig.initialized():
-        return Path(HydraConfig.get().runtime.output_dir)
-    return Path("outputs/design") / time.strftime("%Y-%m-%d_%H-%M-%S")
-
-
 def run(cfg: DictConfig) -> DesignResult:
     """Builds the design of ``cfg`` (``conf/design.yaml``) and writes it; returns what it wrote."""
     design = build_design(
@@ -56,7 +46,7 @@ def run(cfg: DictConfig) -> DesignResult:
         train_seed=int(cfg.train_seed),
         train_overrides=list(cfg.get("train_overrides") or []),
     )
-    output_dir = _output_dir(cfg)
+    output_dir = Path(str(cfg.paths.output_dir))
     files = write_sweep(design=design, output_dir=output_dir)
     levels = dict(sources=list(cfg.sources), strategies=list(cfg.strategies))
     alias_csv = output_dir / "alias_matrix.csv"

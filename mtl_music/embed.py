@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from omegaconf import DictConfig
 
+from mtl_music import runs
 from mtl_music.cli import hydra_app
 
 from mtl_music.errors import AudioError, ConfigError, DataError
@@ -155,16 +156,14 @@ def write_embeddings(path: str | Path, ids: Sequence[str], features: np.ndarray)
 
 
 def run(cfg: DictConfig) -> Path:
-    from mtl_music.evaluate import load_module, resolve_checkpoint
-
     device = str(cfg.device)
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
     out = Path(str(cfg.output)).expanduser()
     if out.suffix.lower() not in OUTPUT_SUFFIXES:  # before any work is done
         raise ConfigError(f"output={cfg.output}: use one of {', '.join(OUTPUT_SUFFIXES)}")
-    ckpt = resolve_checkpoint(cfg.ckpt)
-    module = load_module(ckpt)
+    ckpt = runs.resolve_checkpoint(cfg.ckpt)
+    module = runs.load_module(ckpt)
     files = audio_files(cfg.input)
     explain_top = int(cfg.explain_top) if cfg.get("explain") else 0
     if explain_top:

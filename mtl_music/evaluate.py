@@ -13,8 +13,8 @@ from typing import Any
 
 from omegaconf import DictConfig
 
+from mtl_music import runs
 from mtl_music.cli import hydra_app
-
 from mtl_music.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
@@ -22,29 +22,6 @@ log = logging.getLogger(__name__)
 #: Keys of conf/evaluate.yaml's ``target:`` body that set the one selected target's key
 #: (``target=folder target.root=DIR`` is ``target.folder.root=DIR``); they are not targets.
 TARGET_SHORTHANDS = ("root", "labels", "task")
-
-
-def resolve_checkpoint(ckpt: str | Path) -> Path:
-    """A ``.ckpt`` file, or a run directory (its ``checkpoints/last.ckpt``)."""
-    path = Path(str(ckpt)).expanduser()
-    if path.is_dir():
-        candidates = [path / "checkpoints" / "last.ckpt", path / "checkpoints" / "best.ckpt", path / "last.ckpt"]
-        for candidate in candidates:
-            if candidate.is_file():
-                return candidate
-        raise DataError(f"ckpt={ckpt}: no checkpoints/last.ckpt or best.ckpt in this folder; pass a .ckpt file")
-    if not path.is_file():
-        raise DataError(f"ckpt={ckpt}: no such file; pass a checkpoint written by mtl_music.train or its run directory")
-    return path
-
-
-def load_module(ckpt: Path):
-    from mtl_music.training import MultiSourceModule
-
-    try:
-        return MultiSourceModule.load_from_checkpoint(str(ckpt), map_location="cpu")
-    except (RuntimeError, KeyError, EOFError, OSError) as err:
-        raise DataError(f"ckpt={ckpt} is not a readable mtl_music checkpoint ({err})") from err
 
 
 def selected_targets(cfg: DictConfig) -> dict[str, Any]:
@@ -70,10 +47,10 @@ def selected_targets(cfg: DictConfig) -> dict[str, Any]:
     return targets
 
 
-def run(cfg: DictConfig, *, output_dir: Path | None = None):
+def run(cfg: DictConfig):
     """Evaluates as configured; returns the :class:`ResultsTable` (also written to csv)."""
+    from mtl_music.evaluation.transfer import BASELINES, baseline_representation, evaluate_all
     from mtl_music.evaluation.transfer_callback import evaluate_module
-    from mtl_music.evaluation.transfer import evaluate, external_representation, mfcc_representation
 
     targets = selected_targets(cfg)
     if not targets:
@@ -81,34 +58,34 @@ def run(cfg: DictConfig, *, output_dir: Path | None = None):
     ev = cfg.evaluation
     data_root = Path(str(cfg.paths.data_root)).expanduser()
     baseline = cfg.get("baseline")
-    ckpt = resolve_checkpoint(cfg.ckpt) if cfg.get("ckpt") else None
-    common = dict(n_repetitions=int(ev.repetitions), seed=int(ev.seed))
-    if baseline in (None, "rand"):
-        if ckpt is None:
-            raise ConfigError("ckpt=<checkpoint or run dir> is needed" + (" (rand takes its architecture)" if baseline else ""))
-        module = load_module(ckpt)
-        run_name = ckpt.parent.parent.name if ckpt.parent.name == "checkpoints" else ckpt.stem
-        table = evaluate_module(module, targets=targets, data_root=data_root, run=run_name,
-                                baselines=["rand"] if baseline == "rand" else [], num_workers=int(ev.num_workers),
-                                batch_slices=int(ev.batch_slices), include_module=baseline is None, **common)
-    elif baseline == "mfcc":
-        table = evaluate(mfcc_representation(num_workers=int(ev.num_workers)), targets, data_root=data_root, **common)
-    elif baseline == "external":
-        if not cfg.get("external_dir"):
-            raise ConfigError("baseline=external needs external_dir=<folder of <track_id>.npy files>")
-        table = evaluate(external_representation(cfg.external_dir), targets, data_root=data_root, **common)
+    if baseline is not None and baseline not in BASELINES:
+        raise ConfigError(f"baseline={baseline!r}: choose {', '.join(BASELINES[:-1])} or {BASELINES[-1]} "
+                          "(or leave it out to evaluate ckpt)")
+    ckpt = runs.resolve_checkpoint(cfg.ckpt) if cfg.get("ckpt") else None
+    if ckpt is None and baseline in (None, "rand"):
+        raise ConfigError("ckpt=<checkpoint or run dir> is needed" + (" (rand takes its architecture)" if baseline else ""))
+    if ckpt is not None:
+        run_name = runs.run_of_checkpoint(ckpt)[1]
+        table = evaluate_module(runs.load_module(ckpt), targets=targets, data_root=data_root, run=run_name,
+                                baselines=[baseline] if baseline else [], include_module=baseline is None,
+                                n_repetitions=int(ev.repetitions), seed=int(ev.seed), num_workers=int(ev.num_workers),
+                                batch_slices=int(ev.batch_slices), external_dir=cfg.get("external_dir"))
     else:
-        raise ConfigError(f"baseline={baseline!r}: choose mfcc, rand or external (or leave it out to evaluate ckpt)")
+        representation = baseline_representation(baseline, seed=int(ev.seed), num_workers=int(ev.num_workers),
+                                                 external_dir=cfg.get("external_dir"))
+        table = evaluate_all([representation], targets, data_root=data_root, n_repetitions=int(ev.repetitions),
+                             seed=int(ev.seed))
     if not len(table):
         # every target failed (each logged with its error): a non-zero exit, not an empty success
         raise DataError(f"no result: the evaluation failed on every target ({', '.join(targets)}); "
                         "the errors logged above say why")
+    run_dir = runs.run_of_checkpoint(ckpt)[0] if ckpt is not None else None
     if cfg.get("output"):
         out = Path(str(cfg.output)).expanduser()
-    elif ckpt is not None and ckpt.parent.name == "checkpoints":
-        out = ckpt.parent.parent / "transfer.csv"
+    elif run_dir is not None:
+        out = run_dir / runs.RESULTS_FILE
     else:
-        out = (output_dir or Path.cwd()) / "transfer.csv"
+        out = Path(str(cfg.paths.output_dir)) / runs.RESULTS_FILE
     table.to_csv(out)
     print(f"transfer evaluation ({out}):\n{table.summary()}")
     return table
@@ -116,9 +93,7 @@ def run(cfg: DictConfig, *, output_dir: Path | None = None):
 
 @hydra_app("evaluate")
 def main(cfg: DictConfig) -> None:
-    from hydra.core.hydra_config import HydraConfig
-
-    run(cfg, output_dir=Path(HydraConfig.get().runtime.output_dir))
+    run(cfg)
 
 
 if __name__ == "__main__":

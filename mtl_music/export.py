@@ -30,6 +30,7 @@ import torch
 from omegaconf import DictConfig
 
 from mtl_music.atomic import atomic_path, write_text_atomic
+from mtl_music import runs
 from mtl_music.cli import hydra_app
 
 from mtl_music.errors import ConfigError, DataError
@@ -51,16 +52,9 @@ DEMO_LICENCE = (
 )
 
 
-def run_paths(ckpt: Path) -> tuple[Path | None, str]:
-    """``(run directory or None, run name)`` of a checkpoint (``<run>/checkpoints/x.ckpt``)."""
-    if ckpt.parent.name == "checkpoints":
-        return ckpt.parent.parent, ckpt.parent.parent.name
-    return None, ckpt.stem
-
-
 def default_output(ckpt: Path) -> Path:
     """``<run dir>/export/<run name>.pt``; beside the checkpoint for a loose ``.ckpt``."""
-    run_dir, name = run_paths(ckpt)
+    run_dir, name = runs.run_of_checkpoint(ckpt)
     return (run_dir if run_dir is not None else ckpt.parent) / "export" / f"{name}.pt"
 
 
@@ -97,9 +91,9 @@ def model_card(module, *, ckpt: Path, embedder) -> dict[str, Any]:
     from mtl_music.evaluation.features import file_digest
 
     hp = module.hparams
-    run_dir, name = run_paths(ckpt)
-    config = _load_yaml(run_dir / "config.yaml") if run_dir and (run_dir / "config.yaml").is_file() else {}
-    summary = _load_json(run_dir / "summary.json") if run_dir and (run_dir / "summary.json").is_file() else {}
+    run_dir, name = runs.run_of_checkpoint(ckpt)
+    config = _load_yaml(run_dir / runs.CONFIG_FILE) if run_dir and (run_dir / runs.CONFIG_FILE).is_file() else {}
+    summary = _load_json(run_dir / runs.SUMMARY_FILE) if run_dir and (run_dir / runs.SUMMARY_FILE).is_file() else {}
     network = module.network
     arch, trunk = dict(hp["arch"]), dict(hp["trunk"])
     categories = dict(hp.get("source_categories") or {})
@@ -109,23 +103,24 @@ def model_card(module, *, ckpt: Path, embedder) -> dict[str, Any]:
                for s, k in dict(hp["sources"]).items()]
     data_name = str(hp.get("data_name") or (config.get("data") or {}).get("name") or "")
     data_cfg = config.get("data") or {}
+    training_cfg = config.get("training") or {}
     optim = dict(hp["optim"])
     training = {
-        "from": "config.yaml" if config else "checkpoint hyper-parameters",
+        "from": runs.CONFIG_FILE if config else "checkpoint hyper-parameters",
         "epochs": summary.get("epochs", config.get("epochs")),
         "global_steps": summary.get("global_step"),
         "batch_size": data_cfg.get("batch_size"),
-        "sampling": data_cfg.get("sampling"),
-        "loss_weighting": hp.get("loss_weighting", data_cfg.get("loss_weighting")),
+        "sampling": training_cfg.get("sampling"),
+        "loss_weighting": hp.get("loss_weighting", training_cfg.get("loss_weighting")),
         "optimiser": {"name": "Adam", "lr": optim.get("lr"), "weight_decay": optim.get("weight_decay")},
         "crop_frames": int(hp.get("crop_frames", 216)),
         "seed": hp.get("seed"),
         "limit_train_steps": config.get("limit_train_steps"),
-        "fast_dev_run": config.get("fast_dev_run"),
+        "fast_dev_run": (config.get("trainer") or {}).get("fast_dev_run"),
         "seconds": summary.get("seconds"),
     }
     seconds_per_slice = embedder.slice_frames * embedder.hop_length / embedder.sample_rate
-    transfer_csv = run_dir / "transfer.csv" if run_dir else None
+    transfer_csv = run_dir / runs.RESULTS_FILE if run_dir else None
     transfer = transfer_summary(transfer_csv) if transfer_csv is not None and transfer_csv.is_file() else []
     return {
         "export_version": EXPORT_VERSION,
@@ -260,17 +255,15 @@ def export_torchscript(module, *, ckpt: Path, output: Path, batch_slices: int = 
 
 def run(cfg: DictConfig) -> Path:
     """Exports as configured; returns the written model file."""
-    from mtl_music.evaluate import load_module, resolve_checkpoint
-
     fmt = str(cfg.format)
     if fmt not in FORMATS:
         raise ConfigError(f"format={fmt!r} is not supported; choose one of: {', '.join(FORMATS)}")
-    ckpt = resolve_checkpoint(cfg.ckpt)
+    ckpt = runs.resolve_checkpoint(cfg.ckpt)
     output = Path(str(cfg.output)).expanduser() if cfg.get("output") else default_output(ckpt)
     if output.is_dir():
         raise ConfigError(f"output={output} is a folder; name the file to write (e.g. {output / (ckpt.stem + '.pt')})")
     _writable_folder(output, what="output")  # before the checkpoint is loaded and traced
-    module = load_module(ckpt)
+    module = runs.load_module(ckpt)
     written, card_path = export_torchscript(module, ckpt=ckpt, output=output, batch_slices=int(cfg.batch_slices))
     print(f"exported {fmt} -> {written} (model card: {card_path})")
     return written

@@ -104,10 +104,10 @@ def load_model(model_file_path: str = "", *, timestamp_hop_ms: float = DEFAULT_T
             raise DataError(f"{path} is a TorchScript module but not an mtl_music export (no scene_embeddings)")
         card = json.loads(extra[CARD_ENTRY]) if extra[CARD_ENTRY] else None
     else:
-        from mtl_music.evaluate import load_module, resolve_checkpoint
         from mtl_music.models.embedder import AudioEmbedder
+        from mtl_music.runs import load_module
 
-        module = load_module(resolve_checkpoint(path))
+        module = load_module(path)
         embedder = AudioEmbedder.from_module(module.to(device), batch_slices=batch_slices).to(device)
     frame_ms = 1000.0 * int(embedder.hop_length) / int(embedder.sample_rate)
     if not timestamp_hop_ms > 0:

@@ -2,8 +2,8 @@
 
 Design (:mod:`mtl_music.design`) → every run trained and evaluated on the demo targets in this
 process (:func:`mtl_music.train.run`, whose callback writes ``<run>/transfer.csv``) → the
-analysis and report (:mod:`mtl_music.analyze`) in ``<output_dir>/analysis``. The budget is
-``conf/study.yaml``'s ``budget``. Running it again on the same ``output_dir`` skips finished runs
+analysis and report (:mod:`mtl_music.analyze`) in ``<paths.output_dir>/analysis``. The budget is
+``conf/study.yaml``'s ``budget``. Running it again on the same folder (``hydra.run.dir=...``) skips finished runs
 and resumes a killed one from its ``last.ckpt``; a run that fails is recorded in ``FAILED.txt``
 and the study goes on.
 """
@@ -17,35 +17,28 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
+from mtl_music import runs
 from mtl_music.cli import hydra_app
 from mtl_music.config import compose
 
 log = logging.getLogger(__name__)
 
 
-def _output_dir(cfg: DictConfig) -> Path:
-    from hydra.core.hydra_config import HydraConfig
-
-    if cfg.get("output_dir"):
-        return Path(str(cfg.output_dir))
-    return Path(HydraConfig.get().runtime.output_dir)
-
-
 def run_one(*, overrides: list[str], run_dir: Path) -> str:
     """Trains and evaluates one design row into ``run_dir``: ``done``, ``trained`` or ``failed``."""
     from mtl_music.train import run as train
 
-    if (run_dir / "transfer.csv").is_file():
+    if runs.is_finished(run_dir):
         return "done"
-    resume = ["ckpt_path=last"] if (run_dir / "checkpoints" / "last.ckpt").is_file() else []
+    resume = ["ckpt=last"] if runs.last_checkpoint(run_dir) else []
     try:
-        train(compose("train", [*overrides, f"run_dir={run_dir}", *resume]))
+        train(compose("train", [*overrides, f"paths.output_dir={run_dir}", *resume]))
     except Exception as err:  # noqa: BLE001 - one failed run must not end a study of dozens
         run_dir.mkdir(parents=True, exist_ok=True)
-        (run_dir / "FAILED.txt").write_text(f"{type(err).__name__}: {err}\n\n{traceback.format_exc()}")
-        log.error("run %s failed: %s (see FAILED.txt)", run_dir.name, err)
+        (run_dir / runs.FAILED_FILE).write_text(f"{type(err).__name__}: {err}\n\n{traceback.format_exc()}")
+        log.error("run %s failed: %s (see %s)", run_dir.name, err, runs.FAILED_FILE)
         return "failed"
-    (run_dir / "FAILED.txt").unlink(missing_ok=True)
+    (run_dir / runs.FAILED_FILE).unlink(missing_ok=True)
     return "trained"
 
 
@@ -56,7 +49,7 @@ def run(cfg: DictConfig) -> Path:
     from mtl_music.experiment.aliasing import alias_matrix
     from mtl_music.experiment.sweep import parse_override_line
 
-    out = _output_dir(cfg)
+    out = Path(str(cfg.paths.output_dir))
     b = cfg.budget
     design = build_design(sources=list(cfg.sources), strategies=list(cfg.strategies),
                           phase1_repeats=int(b.phase1_repeats), phase2_repeats=int(b.phase2_repeats),
@@ -74,26 +67,29 @@ def run(cfg: DictConfig) -> Path:
         log.info("study: %d/%d %s (%s %s) %s, %.0f s so far", i + 1, len(design), row.run_id, row.strategy,
                  row.sources, outcome, time.perf_counter() - started)
     log.info("study: %s in %.0f s", outcomes, time.perf_counter() - started)
-    overrides = [f"runs={out}", f"output={out / 'analysis'}", f"alias={alias_csv}",
+    overrides = [f"runs={out}", f"paths.output_dir={out / 'analysis'}", f"alias={alias_csv}",
                  f"bootstrap.samples={int(cfg.bootstrap_samples)}"]
-    features = _last_run_features(cfg)
-    if features is not None:  # Fig. 16: the t-SNE of the last trained run's representation of a target
+    last = _last_run_features(cfg)
+    if last is not None:  # Fig. 16: the t-SNE of the last trained run's representation of a target
+        features, target, data_root = last
         # the target's labels are read under the runs' data root, not the analysis default
-        data_root = features.parent.parent.parent.parent
-        overrides += [f"tsne.features={features}", f"tsne.target={features.parent.parent.name}",
-                      f"paths.data_root={data_root}"]
+        overrides += [f"tsne.features={features}", f"tsne.target={target}", f"paths.data_root={data_root}"]
     return analyze(compose("analyze", overrides))
 
 
-def _last_run_features(cfg: DictConfig) -> Path | None:
-    """The newest network feature file of the first demo target (baselines' files excluded)."""
+def _last_run_features(cfg: DictConfig) -> tuple[Path, str, Path] | None:
+    """``(feature file, target, data root)``: the newest network feature file of the runs' first
+    target (baselines' files excluded), or ``None``."""
+    from mtl_music.evaluation.features import features_dir
+
     train_cfg = compose("train", list(cfg.train_overrides))
     targets = list(train_cfg.get("target") or [])
     if not targets:
         return None
-    folder = Path(str(train_cfg.paths.data_root)).expanduser() / "targets" / targets[0] / "features"
-    files = [p for p in folder.glob("*.npz") if not p.name.startswith(("rand-", "mfcc"))]
-    return max(files, key=lambda p: p.stat().st_mtime) if files else None
+    data_root = Path(str(train_cfg.paths.data_root)).expanduser()
+    files = [p for p in features_dir(data_root=data_root, target=targets[0]).glob("*.npz")
+             if not p.name.startswith(("rand-", "mfcc"))]
+    return (max(files, key=lambda p: p.stat().st_mtime), targets[0], data_root) if files else None
 
 
 @hydra_app("study")

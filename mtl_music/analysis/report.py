@@ -37,7 +37,7 @@ ORDER_LINKS: tuple[tuple[str, str], ...] = (("mss_cr", "ms_cr@6"), ("ms_cr@2", "
 
 @dataclass
 class Analysis:
-    """Everything the report shows; assembled by :func:`mtl_music.analyze.analyse`.
+    """Everything the report shows; assembled by :func:`mtl_music.analyze.analyze`.
 
     Frames: ``data`` (standardised scores), ``effects1`` / ``effects2`` (fixed-effect tables),
     ``pairwise`` (model 1 intercept differences), ``components`` (Table 6, long), ``means``

@@ -106,6 +106,21 @@ def module_representation(module, *, device: str | torch.device = "cpu") -> Repr
     return represent
 
 
+#: ``<data_root>/targets/<target>/``: a target's mel cache (``mel/``) and feature caches (``features/``).
+TARGETS_DIR = "targets"
+FEATURES_DIR = "features"
+
+
+def target_root(*, data_root: Path, target: str) -> Path:
+    """Where a target's caches live: ``<data_root>/targets/<target>``."""
+    return Path(data_root) / TARGETS_DIR / target
+
+
+def features_dir(*, data_root: Path, target: str) -> Path:
+    """A target's feature caches, one ``<digest>.npz`` per representation."""
+    return target_root(data_root=data_root, target=target) / FEATURES_DIR
+
+
 def file_digest(path: Path, *, chunk: int = 1 << 20) -> str:
     """First 16 hex digits of the SHA-256 of a file (a checkpoint's identity for the feature cache)."""
     h = hashlib.sha256()
@@ -124,7 +139,7 @@ def cached_features(*, cache_root: Path, digest: str, requested: Sequence[str],
     again rather than leaving the new tracks out. Ids asked for but absent from the features
     (undecodable or silent audio) do not trigger that: they would be absent again.
     """
-    path = Path(cache_root) / "features" / f"{digest}.npz"
+    path = Path(cache_root) / FEATURES_DIR / f"{digest}.npz"
     if path.is_file():
         try:
             with np.load(path, allow_pickle=False) as data:

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from mtl_music.errors import DataError
+from mtl_music.errors import ConfigError, DataError, MtlMusicError
 from mtl_music.evaluation.results import ResultsTable
 
 log = logging.getLogger(__name__)
@@ -113,6 +113,56 @@ def external_representation(folder: str | Path) -> Representation:
     return Representation(run=f"external:{folder.name}", strategy="external", sources=(), features=features)
 
 
+#: The baselines a results table can hold beside a trained network (R6.5): MFCC statistics, the
+#: same network untrained, a user's own embeddings.
+BASELINES: tuple[str, ...] = ("mfcc", "rand", "external")
+
+
+def check_baselines(names: Sequence[str]) -> list[str]:
+    """``names`` as a list; :class:`ConfigError` listing :data:`BASELINES` for an unknown one."""
+    unknown = sorted(set(names) - set(BASELINES))
+    if unknown:
+        raise ConfigError(f"unknown baseline(s) {unknown}; choose from {list(BASELINES)}")
+    return list(names)
+
+
+def baseline_representation(name: str, *, module=None, seed: int = 0, device: str = "cpu", num_workers: int = 2,
+                            batch_slices: int = 128, external_dir: str | Path | None = None) -> Representation:
+    """The baseline ``name`` of :data:`BASELINES` as a representation. ``rand`` needs the trained
+    ``module`` (its architecture and band statistics), ``external`` an ``external_dir``."""
+    from mtl_music.models.digest import module_digest
+
+    check_baselines([name])
+    if name == "rand":
+        if module is None:
+            raise ConfigError("the rand baseline takes its architecture from a checkpoint: pass ckpt=<run dir or .ckpt>")
+        rand = rand_module(module, seed=seed).to(device)
+        rep = network_representation(rand, run="rand", digest="rand-" + module_digest(rand), device=device,
+                                     num_workers=num_workers, batch_slices=batch_slices)
+        return dataclasses.replace(rep, strategy="rand", sources=())  # a baseline row, like MFCC's
+    if name == "mfcc":
+        return mfcc_representation(num_workers=num_workers)
+    if not external_dir:
+        raise ConfigError("baseline=external needs external_dir=<folder of <track_id>.npy files>")
+    return external_representation(external_dir)
+
+
+def evaluate_all(representations: Sequence[Representation], targets: Mapping[str, Any], *, data_root: Path,
+                 n_repetitions: int = 5, seed: int = 0) -> ResultsTable:
+    """Every representation on every target, as one table. A target that fails for one
+    representation (missing data, unreadable files) is logged with the error's message and
+    skipped: the other rows are kept."""
+    table = ResultsTable()
+    for name, cfg_target in targets.items():
+        for representation in representations:
+            try:
+                table.merge(evaluate(representation, {name: cfg_target}, data_root=data_root,
+                                     n_repetitions=n_repetitions, seed=seed))
+            except MtlMusicError as err:
+                log.error("transfer evaluation of %s on %s skipped: %s", representation.run, name, err)
+    return table
+
+
 def _kept_index(index, ids: Sequence[str]):
     """The target index restricted to the tracks that have features (in index order)."""
     have = set(ids)
@@ -136,10 +186,11 @@ def evaluate_target(representation: Representation, cfg_target, *, data_root: Pa
     target's metrics in ``index.metrics`` order (the primary one first)."""
     from threadpoolctl import threadpool_limits
 
+    from mtl_music.evaluation.features import target_root as target_cache_root
     from mtl_music.targets import load_target
 
     index = load_target(cfg_target)
-    target_root = Path(data_root) / "targets" / (index.cache_name or index.name)
+    target_root = target_cache_root(data_root=Path(data_root), target=index.cache_name or index.name)
     tracks = [(t.track_id, t.path, t.split) for t in index.tracks]
     ids, X = representation.features(index.name, tracks, target_root)
     index = _kept_index(index, ids)

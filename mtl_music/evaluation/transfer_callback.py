@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
-import json
 import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -13,59 +10,32 @@ from typing import Any
 import numpy as np
 import pytorch_lightning as pl
 
-from mtl_music.errors import MtlMusicError
 from mtl_music.evaluation.results import ResultsTable
+from mtl_music.runs import RESULTS_FILE
 
 log = logging.getLogger(__name__)
-
-BASELINES = ("rand", "mfcc")
-RESULTS_FILE = "transfer.csv"
-
-
-def _module_digest(module) -> str:
-    """Content hash of the weights, buffers and hyper-parameters (the feature-cache key)."""
-    h = hashlib.sha256(json.dumps(dict(module.hparams), sort_keys=True, default=str).encode())
-    for name, tensor in sorted(module.state_dict().items()):
-        h.update(name.encode())
-        h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
-    return h.hexdigest()[:16]
 
 
 def evaluate_module(module, *, targets: Mapping[str, Any], data_root: Path, run: str,
                     baselines: Sequence[str] = (), n_repetitions: int = 5, seed: int = 0, num_workers: int = 2,
-                    batch_slices: int = 128, include_module: bool = True) -> ResultsTable:
-    """The module's representation and the chosen baselines on every target, as one table.
+                    batch_slices: int = 128, include_module: bool = True,
+                    external_dir: str | Path | None = None) -> ResultsTable:
+    """The module's representation and the chosen baselines (:data:`~mtl_music.evaluation.transfer.BASELINES`)
+    on every target, as one table; a failing target is logged and skipped (see ``evaluate_all``)."""
+    from mtl_music.evaluation.transfer import baseline_representation, check_baselines, evaluate_all, \
+        network_representation
+    from mtl_music.models.digest import module_digest
 
-    A target that fails (missing data, unreadable files) is logged with the error's message and
-    skipped: the trained run and the other targets' results are kept.
-    """
-    from mtl_music.evaluation.transfer import evaluate, mfcc_representation, network_representation, rand_module
-
-    unknown = sorted(set(baselines) - set(BASELINES))
-    if unknown:
-        raise MtlMusicError(f"unknown baseline(s) {unknown}; choose from {list(BASELINES)}")
+    check_baselines(baselines)
     device = str(module.device)
     representations = []
     if include_module:
-        representations.append(network_representation(module, run=run, digest=_module_digest(module), device=device,
+        representations.append(network_representation(module, run=run, digest=module_digest(module), device=device,
                                                       num_workers=num_workers, batch_slices=batch_slices))
-    if "rand" in baselines:
-        # The same architecture untrained: a baseline row (strategy "rand", no sources) like MFCC's.
-        rand = rand_module(module, seed=seed).to(device)
-        rand_rep = network_representation(rand, run="rand", digest="rand-" + _module_digest(rand), device=device,
-                                          num_workers=num_workers, batch_slices=batch_slices)
-        representations.append(dataclasses.replace(rand_rep, strategy="rand", sources=()))
-    if "mfcc" in baselines:
-        representations.append(mfcc_representation(num_workers=num_workers))
-    table = ResultsTable()
-    for name, cfg_target in targets.items():
-        for representation in representations:
-            try:
-                table.merge(evaluate(representation, {name: cfg_target}, data_root=data_root,
-                                     n_repetitions=n_repetitions, seed=seed))
-            except MtlMusicError as err:
-                log.error("transfer evaluation of %s on %s skipped: %s", representation.run, name, err)
-    return table
+    representations += [baseline_representation(name, module=module, seed=seed, device=device, num_workers=num_workers,
+                                                batch_slices=batch_slices, external_dir=external_dir)
+                        for name in baselines]
+    return evaluate_all(representations, targets, data_root=data_root, n_repetitions=n_repetitions, seed=seed)
 
 
 class TransferEvaluation(pl.Callback):
@@ -77,7 +47,7 @@ class TransferEvaluation(pl.Callback):
     """
 
     def __init__(self, *, targets: Mapping[str, Any], data_root: str | Path, run_dir: str | Path,
-                 baselines: Sequence[str] = BASELINES, n_repetitions: int = 5, seed: int = 0,
+                 baselines: Sequence[str] = ("rand", "mfcc"), n_repetitions: int = 5, seed: int = 0,
                  num_workers: int = 2, batch_slices: int = 128) -> None:
         self.targets = dict(targets)
         self.data_root = Path(data_root)

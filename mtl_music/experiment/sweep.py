@@ -78,7 +78,7 @@ _SCRIPT = r"""#!/usr/bin/env bash
 #              (CUDA_VISIBLE_DEVICES=1 SHARD=1/4 ./run_design.sh trainer=gpu &)
 #
 # Rerunning resumes: a run whose folder holds summary.json is done and skipped; one with
-# checkpoints/last.ckpt but no summary.json continues from it (ckpt_path=last). A failing run
+# checkpoints/last.ckpt but no summary.json continues from it (ckpt=last). A failing run
 # is reported and the others go on; the exit status is 1 if any failed.
 set -uo pipefail
 here="$(cd "$(dirname "${{BASH_SOURCE[0]}}")" && pwd)"
@@ -100,7 +100,7 @@ while IFS= read -r -u 3 line || [[ -n "$line" ]]; do
     continue
   fi
   resume=()
-  [[ -f "$run_dir/checkpoints/last.ckpt" ]] && resume=(ckpt_path=last)
+  [[ -f "$run_dir/checkpoints/last.ckpt" ]] && resume=(ckpt=last)
   eval "overrides=($line)"  # runs.txt lines are shell-quoted by the design (shlex)
   echo "== $run_id: ${{overrides[*]}} ${{resume[*]}} $*"
   "$python" -m mtl_music.train "hydra.run.dir=$run_dir" "${{overrides[@]}}" "${{resume[@]}}" "$@" \

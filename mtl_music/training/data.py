@@ -81,6 +81,22 @@ def align_source(labels, cache) -> SourceTracks:
     )
 
 
+def align_sources(labels: dict, cache, *, data_name: str, labels_dir: str) -> dict[str, SourceTracks]:
+    """Every source aligned with the cache (:func:`align_source`); fails before training, naming
+    the sources that have no labelled training track in this dataset and those that have."""
+    aligned = {name: align_source(source_labels, cache) for name, source_labels in labels.items()}
+    empty = [n for n, s in aligned.items() if len(s.train) == 0]
+    if empty:
+        usable = [n for n in aligned if n not in empty]
+        raise ConfigError(
+            f"source(s) {', '.join(empty)} have no labelled training track in dataset '{data_name}' "
+            f"(cache {getattr(cache, 'path', '')}). Sources of this run with labels: "
+            f"{', '.join(usable) or 'none'}; check the label files in {labels_dir} and the track ids "
+            "of the manifest."
+        )
+    return aligned
+
+
 def _pairs(pool: np.ndarray, batch_size: int, rng: np.random.Generator):
     from mtl_music.sources.self_pairs import SelfPairSampler
 
@@ -108,7 +124,7 @@ class TrainSteps(Dataset):
         world_size: int = 1,
     ) -> None:
         if sampling not in ("alternating", "joint"):
-            raise ConfigError(f"data.sampling={sampling!r} is unknown; choose 'alternating' (the paper) or 'joint'")
+            raise ConfigError(f"training.sampling={sampling!r} is unknown; choose 'alternating' (the paper) or 'joint'")
         if batch_size % 2 and any(s.is_self for s in sources):
             raise ConfigError(f"data.batch_size={batch_size} must be even with the self source (balanced pairs)")
         self.crops = crops
@@ -140,8 +156,8 @@ class TrainSteps(Dataset):
         if len(pool) == 0:
             names = ", ".join(s.name for s in labelled)
             raise ConfigError(
-                f"data.sampling=joint needs tracks labelled by every source ({names}), and none are; "
-                "use data.sampling=alternating (the paper's protocol) for sources that cover different tracks"
+                f"training.sampling=joint needs tracks labelled by every source ({names}), and none are; "
+                "use training.sampling=alternating (the paper's protocol) for sources that cover different tracks"
             )
         z = {}
         for s in labelled:

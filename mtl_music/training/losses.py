@@ -39,7 +39,7 @@ class LossWeighting(nn.Module):
         if kind not in ("equal", "uncertainty"):
             from mtl_music.errors import ConfigError
 
-            raise ConfigError(f"data.loss_weighting={kind!r} is unknown; choose 'equal' or 'uncertainty'")
+            raise ConfigError(f"training.loss_weighting={kind!r} is unknown; choose 'equal' or 'uncertainty'")
         self.kind = kind
         self.log_vars = nn.ParameterDict(
             {name: nn.Parameter(torch.zeros(())) for name in sources} if kind == "uncertainty" else {}

@@ -1,8 +1,7 @@
-"""Training callbacks of mtl_music (transfer evaluation lives in mtl_music.evaluation)."""
+"""The DDP rank check: every rank ends a fit with bit-identical weights, or the run says so."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from pathlib import Path
@@ -10,16 +9,9 @@ from pathlib import Path
 import pytorch_lightning as pl
 import torch
 
+from mtl_music.models.digest import weights_digest
+
 log = logging.getLogger(__name__)
-
-
-def weights_digest(module: torch.nn.Module) -> str:
-    """SHA-1 over every parameter and buffer, in state-dict order (bit-exact identity)."""
-    h = hashlib.sha1()
-    for name, tensor in module.state_dict().items():
-        h.update(name.encode())
-        h.update(tensor.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
-    return h.hexdigest()
 
 
 class RankConsistencyCheck(pl.Callback):
@@ -41,7 +33,7 @@ class RankConsistencyCheck(pl.Callback):
         )
         if trainer.world_size == 1:
             return
-        digests = trainer.strategy.all_gather(_digest_tensor(digest))  # (world, 20) uint8 as int
+        digests = trainer.strategy.all_gather(_digest_tensor(digest))  # (world, 32) uint8 as int
         if trainer.global_rank == 0:
             rows = [bytes(int(v) for v in row).hex() for row in digests.reshape(trainer.world_size, -1).tolist()]
             same = len(set(rows)) == 1

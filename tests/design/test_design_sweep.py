@@ -78,7 +78,7 @@ def test_files_and_script(small_design, tmp_path):
 
 
 def test_app_writes_the_design_and_its_alias_matrix(tmp_path):
-    cfg = compose("design", [f"output_dir={tmp_path}", "phase1.repeats=1", "phase2.repeats=1", "phase3.runs=30"])
+    cfg = compose("design", [f"paths.output_dir={tmp_path}", "phase1.repeats=1", "phase2.repeats=1", "phase3.runs=30"])
     result = run(cfg)
     assert len(result.design) == 8 + 5 + 30
     for name in ("design.csv", "runs.txt", "run_design.sh", "alias_matrix.csv"):
@@ -89,7 +89,7 @@ def test_app_writes_the_design_and_its_alias_matrix(tmp_path):
 
 
 def test_cli_unknown_source_exits_2_with_the_valid_choices(tmp_path):
-    out = subprocess.run([sys.executable, "-m", "mtl_music.design", "sources=[tag,nope]", f"output_dir={tmp_path}"],
+    out = subprocess.run([sys.executable, "-m", "mtl_music.design", "sources=[tag,nope]", f"paths.output_dir={tmp_path}"],
                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert out.returncode == 2
     assert "'nope'" in out.stderr and "cdr_tag" in out.stderr

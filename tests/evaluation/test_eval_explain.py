@@ -101,14 +101,14 @@ def tiny_ckpt(tiny_root, tmp_path_factory):
     from mtl_music.train import run
 
     run_dir = tmp_path_factory.mktemp("explain") / "run"
-    cfg = compose("train", [*tiny_train_overrides(tiny_root), f"run_dir={run_dir}", "epochs=1",
+    cfg = compose("train", [*tiny_train_overrides(tiny_root), f"paths.output_dir={run_dir}", "epochs=1",
                             "limit_train_steps=1", "validation.batches_per_source=1", "source=[tag,bpm]",
                             "source.tag.k=3", "source.bpm.k=2"])
     return run(cfg).last_checkpoint
 
 
 def test_training_stores_the_vocabularies_in_the_checkpoint(tiny_ckpt):
-    from mtl_music.evaluate import load_module
+    from mtl_music.runs import load_module
 
     raw = torch.load(tiny_ckpt, weights_only=True, map_location="cpu")
     assert set(raw["source_vocabularies"]) == {"tag", "bpm"}

@@ -22,7 +22,7 @@ def test_study_runs_design_training_and_analysis(tiny_root, tmp_path):
              "limit_train_steps=2", "validation.batches_per_source=1", "target=[demo_region]",
              "evaluation.baselines=[]", "evaluation.repetitions=2", "evaluation.num_workers=0"]
     quoted = ",".join(f'"{o}"' for o in train)
-    cfg = compose("study", [f"output_dir={tmp_path / 'study'}", "sources=[tag,bpm,year]",
+    cfg = compose("study", [f"paths.output_dir={tmp_path / 'study'}", "sources=[tag,bpm,year]",
                             "strategies=[ss_r,ms_cr@4,ms_sr@fc]", "budget.phase3_runs=1", f"train_overrides=[{quoted}]",
                             "bootstrap_samples=5"])
     report = Path(study.run(cfg))

@@ -107,7 +107,7 @@ def test_callback_runs_after_fast_dev_run_training(region_root, tmp_path):
     from mtl_music.config import compose
     from mtl_music.train import run
 
-    cfg = compose("train", [*tiny_train_overrides(region_root), f"run_dir={tmp_path / 'run'}", "fast_dev_run=true",
+    cfg = compose("train", [*tiny_train_overrides(region_root), f"paths.output_dir={tmp_path / 'run'}", "trainer.fast_dev_run=true",
                             "source=[tag,bpm]", "arch=ms_cr@4", "source.tag.k=3", "source.bpm.k=3",
                             "target=[demo_region]", "evaluation.repetitions=2", "evaluation.num_workers=0"])
     result = run(cfg)
@@ -127,7 +127,7 @@ def checkpoint(region_root, tmp_path_factory) -> Path:
     from mtl_music.train import run
 
     run_dir = tmp_path_factory.mktemp("eval_run") / "run"
-    cfg = compose("train", [*tiny_train_overrides(region_root), f"run_dir={run_dir}", "epochs=1",
+    cfg = compose("train", [*tiny_train_overrides(region_root), f"paths.output_dir={run_dir}", "epochs=1",
                             "limit_train_steps=1", "validation.batches_per_source=1", "source=[tag]", "arch=ss_r",
                             "source.tag.k=3"])
     return Path(run(cfg).last_checkpoint)

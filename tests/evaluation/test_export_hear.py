@@ -37,7 +37,7 @@ def run_dir(tiny_root, tmp_path_factory) -> Path:
     from mtl_music.train import run
 
     run_dir = tmp_path_factory.mktemp("export_run") / "tiny_run"
-    cfg = compose("train", [*tiny_train_overrides(tiny_root), f"run_dir={run_dir}", "epochs=1",
+    cfg = compose("train", [*tiny_train_overrides(tiny_root), f"paths.output_dir={run_dir}", "epochs=1",
                             "limit_train_steps=1", "validation.batches_per_source=1", "source=[tag,bpm]",
                             "arch=ms_cr@4", "source.tag.k=3", "source.bpm.k=3"])
     run(cfg)
@@ -46,7 +46,7 @@ def run_dir(tiny_root, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def module(run_dir):
-    from mtl_music.evaluate import load_module, resolve_checkpoint
+    from mtl_music.runs import load_module, resolve_checkpoint
 
     return load_module(resolve_checkpoint(run_dir)).eval()
 

@@ -22,7 +22,7 @@ def small_k(*names):
 
 
 def _cfg(root, run_dir, *extra):
-    cfg = compose("train", [*tiny_train_overrides(root), f"run_dir={run_dir}", "epochs=1",
+    cfg = compose("train", [*tiny_train_overrides(root), f"paths.output_dir={run_dir}", "epochs=1",
                             "validation.batches_per_source=1", *extra])
     explicit = {e.split("=")[0] for e in extra}
     for name in cfg.source:
@@ -58,7 +58,7 @@ def test_resumed_run_equals_uninterrupted_run(tiny_root, tmp_path):
     full = run(_cfg(tiny_root, tmp_path / "full", *common, "epochs=2"))
     # The "killed" run: it stopped after its first epoch, then resumes from last.ckpt.
     run(_cfg(tiny_root, tmp_path / "killed", *common, "epochs=1"))
-    resumed = run(_cfg(tiny_root, tmp_path / "killed", *common, "epochs=2", "ckpt_path=last"))
+    resumed = run(_cfg(tiny_root, tmp_path / "killed", *common, "epochs=2", "ckpt=last"))
     a = torch.load(full.last_checkpoint, map_location="cpu", weights_only=False)["state_dict"]
     b = torch.load(resumed.last_checkpoint, map_location="cpu", weights_only=False)["state_dict"]
     assert a.keys() == b.keys()
@@ -105,7 +105,7 @@ def test_inactive_branches_are_not_moved(tiny_root, tmp_path):
 
 @pytest.mark.parametrize("extra", [
     ["source=[tag,bpm]", "arch=ss_r"],
-    ["source=[tag]", "data.sampling=sometimes"],
+    ["source=[tag]", "training.sampling=sometimes"],
 ])
 def test_invalid_configurations_fail_before_training(tiny_root, tmp_path, extra):
     from mtl_music.train import run
@@ -158,7 +158,7 @@ def test_joint_sampling_with_uncertainty_weighting_trains(tiny_root, tmp_path):
     from mtl_music.train import run
 
     result = run(_cfg(tiny_root, tmp_path / "joint", "source=[tag,bpm,self]", "arch=ms_sr@fc",
-                      "data.sampling=joint", "data.loss_weighting=uncertainty"))
+                      "training.sampling=joint", "training.loss_weighting=uncertainty"))
     ckpt = torch.load(result.last_checkpoint, map_location="cpu", weights_only=False)
     log_vars = {k: v for k, v in ckpt["state_dict"].items() if "log_vars" in k}
     assert len(log_vars) == 3 and all(v.abs() > 0 for v in log_vars.values())  # every head moved every step

@@ -1,0 +1,161 @@
+"""Lightning's ``Trainer`` from ``cfg.trainer``, with the run's checkpoints, logger and callbacks.
+
+``conf/trainer/*.yaml`` map one-to-one onto ``pytorch_lightning.Trainer`` arguments (its
+``_target_``), so any Trainer argument works from the command line
+(``+trainer.gradient_clip_val=1``). :func:`build_trainer` adds what the run decides itself:
+the DDP strategy object, ``precision=auto``, SyncBatchNorm only where PyTorch has it, the two
+checkpoints, the logger, the rank check and the transfer evaluation.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from omegaconf import DictConfig
+
+from mtl_music.errors import ConfigError
+from mtl_music.runs import BEST_CHECKPOINT, LAST_CHECKPOINT, checkpoint_dir
+
+log = logging.getLogger(__name__)
+
+DDP_STRATEGIES = ("ddp", "ddp_spawn", "ddp_notebook", "ddp_fork")
+#: Trainer arguments the run sets itself; a config key of the same name would be overridden.
+DECIDED_BY_THE_RUN = ("callbacks", "logger", "default_root_dir", "use_distributed_sampler",
+                      "num_sanity_val_steps", "enable_model_summary")
+
+
+@dataclass
+class BuiltTrainer:
+    trainer: object
+    best: object  # the best-validation-loss ModelCheckpoint (its best_model_path after fit)
+
+
+def is_rank_zero() -> bool:
+    """Whether this process is the first of its job (before Lightning has started ranks)."""
+    return int(os.environ.get("LOCAL_RANK", "0")) == 0 and int(os.environ.get("NODE_RANK", "0")) == 0
+
+
+def is_multirun() -> bool:
+    """Whether this process is one job of a Hydra sweep (``-m``)."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+
+
+def check_placement(cfg: DictConfig) -> None:
+    """A sweep job cannot also start an in-process DDP group of its own."""
+    strategy = str(cfg.trainer.strategy)
+    devices = cfg.trainer.devices
+    if is_multirun() and (strategy in DDP_STRATEGIES or (isinstance(devices, int) and devices not in (0, 1))):
+        raise ConfigError(
+            "a Hydra multirun (-m) cannot also run in-process DDP (trainer.strategy="
+            f"{strategy}, trainer.devices={devices}): every sweep job would spawn its own process group. "
+            "Sweep with one device per job (trainer=gpu) and a cluster launcher (hydra/launcher=submitit_slurm), "
+            "or run multi-GPU jobs one at a time without -m."
+        )
+
+
+def resolve_precision(precision: str, accelerator: str) -> str:
+    """``auto``: bf16 mixed precision where the hardware runs it natively (measured 2-3x
+    faster on an AVX512-BF16 CPU, benchmarks/bench_train.py), else full float32."""
+    if str(precision) != "auto":
+        return str(precision)
+    import torch
+
+    if accelerator in ("gpu", "cuda") or (accelerator == "auto" and torch.cuda.is_available()):
+        return "bf16-mixed" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "16-mixed"
+    return "bf16-mixed" if torch.ops.mkldnn._is_mkldnn_bf16_supported() else "32-true"
+
+
+def _strategy(name: str):
+    if name in ("ddp", "ddp_spawn"):
+        from pytorch_lightning.strategies import DDPStrategy
+
+        # Each step runs one branch only, so the other branches are unused in that step.
+        extra = {"start_method": "spawn"} if name == "ddp_spawn" else {}
+        return DDPStrategy(find_unused_parameters=True, **extra)
+    return name
+
+
+def _sync_batchnorm(wanted: bool, accelerator: str) -> bool:
+    """SyncBatchNorm needs GPUs (PyTorch has no CPU implementation); a CPU DDP run (tests,
+    debugging) keeps per-rank BatchNorm statistics instead, with a warning."""
+    if wanted and accelerator == "cpu":
+        log.warning("trainer.sync_batchnorm=true is ignored on accelerator=cpu (PyTorch's SyncBatchNorm is GPU-only)")
+        return False
+    return bool(wanted)
+
+
+def _check_trainer_keys(cfg: DictConfig) -> None:
+    """Every ``trainer.*`` key must be a Trainer argument the run does not set itself."""
+    import pytorch_lightning as pl
+
+    accepted = set(inspect.signature(pl.Trainer.__init__).parameters) - {"self"}
+    keys = [k for k in cfg.trainer if k != "_target_"]
+    unknown = [k for k in keys if k not in accepted]
+    if unknown:
+        raise ConfigError(f"trainer.{unknown[0]} is not an argument of pytorch_lightning.Trainer; "
+                          f"valid ones: {', '.join(sorted(accepted - set(DECIDED_BY_THE_RUN)))}")
+    decided = [k for k in keys if k in DECIDED_BY_THE_RUN]
+    if decided:
+        raise ConfigError(f"trainer.{decided[0]} is set by mtl_music.train itself (it would be ignored); "
+                          f"remove it. Keys the run decides: {', '.join(DECIDED_BY_THE_RUN)}")
+
+
+def _transfer_callbacks(cfg: DictConfig, run_dir: Path) -> list:
+    targets = cfg.get("target") or {}
+    if not targets:
+        return []
+    from mtl_music.evaluation.transfer_callback import TransferEvaluation
+
+    ev = cfg.evaluation
+    return [TransferEvaluation(targets=dict(targets), data_root=Path(str(cfg.paths.data_root)).expanduser(),
+                               run_dir=run_dir, baselines=list(ev.baselines), n_repetitions=int(ev.repetitions),
+                               seed=int(ev.seed), num_workers=int(ev.num_workers), batch_slices=int(ev.batch_slices))]
+
+
+def build_trainer(cfg: DictConfig, *, run_dir: Path, run_name: str, tags: list[str]) -> BuiltTrainer:
+    """The run's Trainer: ``cfg.trainer`` plus the run's checkpoints, logger and callbacks."""
+    from hydra.utils import instantiate
+    from pytorch_lightning.callbacks import ModelCheckpoint, RichProgressBar
+
+    from mtl_music.training.loggers import build_logger
+    from mtl_music.training.rank_check import RankConsistencyCheck
+
+    _check_trainer_keys(cfg)
+    folder = checkpoint_dir(run_dir)
+    best = ModelCheckpoint(
+        dirpath=str(folder), filename=Path(BEST_CHECKPOINT).stem, monitor="val/loss", mode="min",
+        save_top_k=1, auto_insert_metric_name=False, enable_version_counter=False,
+    )
+    # Lightning's save_last only writes when a top-k checkpoint was written in that step; a
+    # resumable run needs the latest state after every epoch, improved or not.
+    last = ModelCheckpoint(
+        dirpath=str(folder), filename=Path(LAST_CHECKPOINT).stem, monitor=None, save_top_k=1,
+        auto_insert_metric_name=False, enable_version_counter=False,
+    )
+    group = run_dir.parent.name if is_multirun() else run_dir.name
+    logger = build_logger(cfg, run_dir=run_dir, run_name=run_name, group=group, tags=tags)
+    accelerator = str(cfg.trainer.accelerator)
+    trainer = instantiate(
+        cfg.trainer,
+        strategy=_strategy(str(cfg.trainer.strategy)),
+        precision=resolve_precision(cfg.trainer.precision, accelerator),
+        sync_batchnorm=_sync_batchnorm(cfg.trainer.sync_batchnorm, accelerator),
+        logger=logger,
+        callbacks=[best, last, RichProgressBar(leave=True), RankConsistencyCheck(run_dir),
+                   *_transfer_callbacks(cfg, run_dir)],
+        use_distributed_sampler=False,  # ranks share the step plan and split each batch
+        default_root_dir=str(run_dir),
+        num_sanity_val_steps=0,
+        enable_model_summary=False,
+    )
+    return BuiltTrainer(trainer=trainer, best=best)
+
+
+__all__ = ["BuiltTrainer", "build_trainer", "check_placement", "is_multirun", "is_rank_zero", "resolve_precision"]
