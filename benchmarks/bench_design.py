@@ -13,8 +13,9 @@ import time
 import numpy as np
 import pandas as pd
 
-from mtl_music.experiment import PAPER_SOURCES, PAPER_STRATEGIES, design_space, greedy_phase3, max_aliasing
+from mtl_music.experiment import design_space, greedy_phase3, max_aliasing
 from mtl_music.experiment.factors import phase3_candidates
+from mtl_music.paper import PAPER_SOURCES, STRATEGIES
 
 
 def _aliasing(runs, space) -> float:
@@ -23,7 +24,7 @@ def _aliasing(runs, space) -> float:
 
 
 def main() -> None:
-    space = design_space(sources=PAPER_SOURCES, strategies=PAPER_STRATEGIES)
+    space = design_space(sources=PAPER_SOURCES, strategies=STRATEGIES)
     for budget in (352, None):
         start = time.perf_counter()
         picks = greedy_phase3(space=space, runs=budget, seed=0)

@@ -20,6 +20,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from mtl_music.paper import PAPER_SOURCES, SELF_SOURCE
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 QUICK = os.environ.get("MTL_BENCH_QUICK") == "1"
@@ -29,7 +31,7 @@ STEPS = 4 if QUICK else 24
 WARMUP = 2 if QUICK else 8
 ROUNDS = 1 if QUICK else 3
 BATCH = 128
-SOURCES8 = ["self", "bpm", "year", "tag", "taste", "cdr_tag", "lyrics", "artist"]
+SOURCES8 = list(PAPER_SOURCES)
 
 
 def build_cache(root: Path):
@@ -57,7 +59,7 @@ def make_sources(cache, names):
     valid = np.flatnonzero(splits == "valid")
     out = {}
     for n in names:
-        if n == "self":
+        if n == SELF_SOURCE:
             out[n] = SourceTracks(n, 2, train, valid)
         else:
             out[n] = SourceTracks(n, 50, train, valid, rng.dirichlet(np.ones(50), len(train)).astype("f4"),
@@ -125,7 +127,7 @@ def run_bare(cache, names, arch_name, *, channels_last, bf16):
         x = batch["x"].contiguous(memory_format=fmt)
         # forward and loss under autocast, backward outside it (PyTorch's AMP recipe; Lightning does the same)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            if batch["source"] == "self":
+            if batch["source"] == SELF_SOURCE:
                 loss = same_track_loss(net.forward_self(x, batch["x_right"].contiguous(memory_format=fmt)), batch["same"])
             else:
                 loss = kl_to_targets(net(x, source=batch["source"]), batch["z"])

@@ -15,7 +15,7 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from mtl_music.cli import hydra_app
-from mtl_music.config import CONF_DIR
+from mtl_music.config import load_option
 from mtl_music.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
@@ -126,11 +126,12 @@ def _tsne_inputs(cfg: DictConfig) -> tuple[np.ndarray, np.ndarray, str] | None:
         raise ConfigError("tsne.features is set but tsne.target is not: name the conf/target option whose classes "
                           "label the tracks (e.g. tsne.target=gtzan)")
     name = str(settings.target)
-    target_file = CONF_DIR / "target" / f"{name}.yaml"
-    if not target_file.is_file():
-        raise ConfigError(f"tsne.target={name}: no conf/target/{name}.yaml")
+    try:
+        target_node = load_option("target", name)
+    except ConfigError:
+        raise ConfigError(f"tsne.target={name}: no conf/target/{name}.yaml") from None
     # The target YAML interpolates ${paths.data_root}: give it this app's paths node.
-    composed = OmegaConf.merge({"paths": cfg.paths}, {"target": {name: OmegaConf.load(target_file)}})
+    composed = OmegaConf.merge({"paths": cfg.paths}, {"target": {name: target_node}})
     index = load_target(composed.target[name])
     if index.task != "classification":
         raise ConfigError(f"tsne.target={name} is a {index.task} target; t-SNE colours by class")

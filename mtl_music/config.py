@@ -113,3 +113,21 @@ def load_option(group: str, option: str) -> DictConfig:
     if not path.is_file():
         raise ConfigError(f"{group}={option} does not exist ({path}); choose one of {group_options(group)}")
     return OmegaConf.load(path)
+
+
+def load_options(group: str, *, skip_unreadable: bool = False) -> dict[str, DictConfig]:
+    """Every ``conf/<group>/*.yaml`` on its own (no composition), by option name in
+    :func:`group_options` order: e.g. ``load_options("arch")["ss_r"].strategy``.
+
+    Args:
+        skip_unreadable: leave out a file that does not parse (for error messages that list
+            the options, which one broken file must not hide); otherwise its error propagates.
+    """
+    options: dict[str, DictConfig] = {}
+    for option in group_options(group):
+        try:
+            options[option] = OmegaConf.load(CONF_DIR / group / f"{option}.yaml")
+        except Exception:
+            if not skip_unreadable:
+                raise
+    return options

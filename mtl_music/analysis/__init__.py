@@ -9,7 +9,7 @@
 The app is ``python -m mtl_music.analyze runs=<sweep folder>``.
 """
 
-from mtl_music.analysis.collect import STRATEGIES, STRATEGY_LABELS, Collected, collect_runs
+from mtl_music.analysis.collect import Collected, collect_runs
 from mtl_music.analysis.models import (
     NETWORK_SIZE,
     Bootstrap,
@@ -25,7 +25,7 @@ from mtl_music.analysis.models import (
 from mtl_music.analysis.report import Analysis, Finding, assess_findings, write_report
 
 __all__ = [
-    "STRATEGIES", "STRATEGY_LABELS", "NETWORK_SIZE", "Collected", "collect_runs", "Bootstrap", "ModelFit",
+    "NETWORK_SIZE", "Collected", "collect_runs", "Bootstrap", "ModelFit",
     "bootstrap_fixed_effects", "fit_size_model", "fit_strategy_model", "fixed_effects_table",
     "pairwise_comparisons", "standardise_scores", "variance_components", "Analysis", "Finding",
     "assess_findings", "write_report",

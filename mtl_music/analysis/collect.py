@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from mtl_music.errors import DataError
+from mtl_music.paper import SINGLE_SOURCE_STRATEGY, STRATEGIES, TABLE6_SOURCE_ORDER
 from mtl_music.targets.base import TASK_METRICS
 
 log = logging.getLogger(__name__)
@@ -35,18 +36,8 @@ SUMMARY_FILE = "summary.json"
 DESIGN_FILE = "design.csv"
 ALIAS_FILE = "alias.csv"
 
-#: The six learned strategies (``arch`` option names), from most to least shared, as the paper
-#: orders them in Sect. 5.2 (r* = 0 … 1).
-STRATEGIES: tuple[str, ...] = ("ss_r", "ms_sr@fc", "ms_cr@6", "ms_cr@4", "ms_cr@2", "mss_cr")
-
-#: How the paper writes them.
-STRATEGY_LABELS: dict[str, str] = {
-    "ss_r": "SS-R", "ms_sr@fc": "MS-SR@FC", "ms_cr@6": "MS-CR@6", "ms_cr@4": "MS-CR@4",
-    "ms_cr@2": "MS-CR@2", "mss_cr": "MSS-CR",
-}
-
-#: The paper's 8 learning sources (Table 1), the order of Table 6.
-PAPER_SOURCE_ORDER: tuple[str, ...] = ("self", "year", "bpm", "taste", "tag", "lyrics", "cdr_tag", "artist")
+#: The old name of :data:`mtl_music.paper.TABLE6_SOURCE_ORDER` (the order :func:`order_sources` uses).
+PAPER_SOURCE_ORDER: tuple[str, ...] = TABLE6_SOURCE_ORDER
 
 #: Which metric represents a target when its rows carry several (first found wins): the
 #: tasks' primary metrics, so a multi-label target's ``roc_auc`` wins over its ``pr_auc``.
@@ -67,7 +58,7 @@ def split_sources(sources: str) -> list[str]:
 
 def order_sources(names: Sequence[str]) -> list[str]:
     """Source names in the paper's Table 6 order, unknown ones after them alphabetically."""
-    known = [s for s in PAPER_SOURCE_ORDER if s in set(names)]
+    known = [s for s in TABLE6_SOURCE_ORDER if s in set(names)]
     return known + sorted(set(names) - set(known))
 
 
@@ -187,7 +178,7 @@ def collect_runs(*, runs_dir: str | Path, metrics: Mapping[str, str] | None = No
     scores["n_sources"] = members.map(len).astype(int)
     for source in sources:
         scores[source] = members.map(lambda m, s=source: int(s in m))
-    bad_ssr = scores[(scores["strategy"] == "ss_r") & (scores["n_sources"] != 1)]
+    bad_ssr = scores[(scores["strategy"] == SINGLE_SOURCE_STRATEGY) & (scores["n_sources"] != 1)]
     if not bad_ssr.empty:
         raise DataError(f"runs={runs_dir}: SS-R rows with {sorted(set(bad_ssr['n_sources']))} sources "
                         f"(run {bad_ssr['run_id'].iloc[0]}); SS-R learns from exactly one source")
@@ -336,24 +327,20 @@ def parameter_counts(*, sources: Sequence[str], k: Mapping[str, int] | int = 50,
         Frame with columns ``strategy, n_sources, n_params`` (rows the trunk cannot build,
         e.g. ``ms_cr@2`` on the musically motivated trunk, are left out).
     """
-    import torch
-
-    from mtl_music.errors import ConfigError
-    from mtl_music.models.network import build_network
     from mtl_music.config import load_option
-    from mtl_music.models.size import count_parameters
+    from mtl_music.errors import ConfigError
+    from mtl_music.models.size import count_network
 
     trunk_cfg = load_option("trunk", trunk) if isinstance(trunk, str) else trunk
     sizes = {s: (int(k) if isinstance(k, (int, np.integer)) else int(k.get(s, 50))) for s in sources}
     rows = []
     for strategy in strategies:
         arch = load_option("arch", strategy)
-        n_values = [1] if strategy == "ss_r" else range(2, len(sources) + 1)
+        n_values = [1] if strategy == SINGLE_SOURCE_STRATEGY else range(2, len(sources) + 1)
         for n in n_values:
             chosen = {s: sizes[s] for s in list(sources)[:n]}
             try:
-                with torch.device("meta"):  # counts without allocating weights
-                    n_params = count_parameters(build_network(arch=arch, trunk=trunk_cfg, sources=chosen))
+                n_params = count_network(arch=arch, trunk=trunk_cfg, sources=chosen)
             except ConfigError:
                 continue
             rows.append({"strategy": strategy, "n_sources": n, "n_params": n_params})

@@ -22,8 +22,9 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from mtl_music.analysis.collect import STRATEGIES, STRATEGY_LABELS, order_sources
+from mtl_music.analysis.collect import order_sources
 from mtl_music.errors import DataError
+from mtl_music.paper import STRATEGIES, STRATEGY_LABELS
 
 #: One colour per strategy, fixed so that every figure agrees (SS-R grey as in Fig. 9).
 STRATEGY_COLOURS: dict[str, str] = {"ss_r": "#7f7f7f", "ms_sr@fc": "#1f77b4", "ms_cr@6": "#2ca02c",

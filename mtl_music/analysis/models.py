@@ -82,8 +82,9 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from mtl_music.analysis.collect import STRATEGIES, STRATEGY_LABELS, split_sources
+from mtl_music.analysis.collect import split_sources
 from mtl_music.errors import DataError
+from mtl_music.paper import STRATEGIES, STRATEGY_LABELS
 from mtl_music.workers import WorkerPool
 
 log = logging.getLogger(__name__)

@@ -25,8 +25,9 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from mtl_music.analysis.collect import STRATEGIES, STRATEGY_LABELS, Collected, order_sources
+from mtl_music.analysis.collect import Collected, order_sources
 from mtl_music.analysis.models import Bootstrap, ModelFit
+from mtl_music.paper import STRATEGIES, STRATEGY_LABELS
 
 HOLDS, FAILS, INCONCLUSIVE, UNTESTABLE = "holds", "does not hold", "inconclusive (CI spans 0)", "not testable"
 

@@ -15,7 +15,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from mtl_music.models.network import SELF_SOURCE
+from mtl_music.paper import SELF_SOURCE
 from mtl_music.sources.vocabulary import MIXTURE, SourceVocabulary
 
 

@@ -20,13 +20,12 @@ Modules: :mod:`.factors` (names, phases 1–2, phase-3 candidates), :mod:`.greed
 """
 
 from mtl_music.experiment.aliasing import alias_matrix, max_aliasing
-from mtl_music.experiment.factors import PAPER_SOURCES, PAPER_STRATEGIES, DesignSpace, design_space
+from mtl_music.experiment.factors import DesignSpace, design_space
 from mtl_music.experiment.greedy import GreedyPick, greedy_phase3
 from mtl_music.experiment.sweep import override_line, override_tokens, parse_override_line, write_sweep
 from mtl_music.experiment.table import build_design
 
 __all__ = [
-    "PAPER_SOURCES", "PAPER_STRATEGIES", "DesignSpace", "GreedyPick", "alias_matrix", "build_design",
-    "design_space", "greedy_phase3", "max_aliasing", "override_line", "override_tokens", "parse_override_line",
-    "write_sweep",
+    "DesignSpace", "GreedyPick", "alias_matrix", "build_design", "design_space", "greedy_phase3", "max_aliasing",
+    "override_line", "override_tokens", "parse_override_line", "write_sweep",
 ]

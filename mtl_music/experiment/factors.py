@@ -23,15 +23,10 @@ from itertools import combinations
 from math import comb
 from typing import Sequence
 
-from omegaconf import OmegaConf
-
-from mtl_music.config import CONF_DIR, group_options
+from mtl_music.config import group_options, load_option
 from mtl_music.errors import ConfigError
+from mtl_music.paper import SINGLE_SOURCE_STRATEGY
 
-#: The paper's eight learning sources (Table 1), in the order of its Sect. 4.3.
-PAPER_SOURCES: tuple[str, ...] = ("self", "bpm", "year", "tag", "taste", "cdr_tag", "lyrics", "artist")
-#: The paper's six strategies (Sect. 4.3, Fig. 5).
-PAPER_STRATEGIES: tuple[str, ...] = ("ss_r", "ms_sr@fc", "ms_cr@6", "ms_cr@4", "ms_cr@2", "mss_cr")
 #: Columns of the design table; a source of the same name would shadow one (see :func:`design_space`).
 RESERVED_COLUMNS: tuple[str, ...] = ("run_id", "phase", "strategy", "n_sources", "sources", "repeat", "seed", "overrides")
 #: Phase 3 enumerates every (subset, strategy) pair; past this many the sources are too many for it.
@@ -90,7 +85,7 @@ def _check_names(names: Sequence[str], *, key: str, group: str) -> tuple[str, ..
 
 def is_single_source(strategy: str) -> bool:
     """Whether ``conf/arch/<strategy>.yaml`` is a single-source strategy (``strategy: ss_r``)."""
-    return str(OmegaConf.load(CONF_DIR / "arch" / f"{strategy}.yaml").get("strategy")) == "ss_r"
+    return str(load_option("arch", strategy).get("strategy")) == SINGLE_SOURCE_STRATEGY
 
 
 def design_space(*, sources: Sequence[str], strategies: Sequence[str]) -> DesignSpace:

@@ -2,19 +2,19 @@
 of blocks, one builder that cuts it at the branch point for all six strategies, two trunks
 (``vgg``, ``musically_motivated``), per-source heads and the siamese ``self`` head."""
 
-from mtl_music.models.network import SELF_SOURCE, STRATEGIES, MultiSourceNetwork, build_network
+from mtl_music.models.network import STRATEGIES, MultiSourceNetwork, build_network
 
 __all__ = [
-    "SELF_SOURCE",
     "STRATEGIES",
     "MultiSourceNetwork",
     "ParameterRow",
     "build_network",
+    "count_network",
     "count_parameters",
     "parameter_table",
 ]
 
-_FROM_SIZE = {"ParameterRow", "count_parameters", "parameter_table"}
+_FROM_SIZE = {"ParameterRow", "count_network", "count_parameters", "parameter_table"}
 
 
 def __getattr__(name: str):

@@ -30,7 +30,6 @@ parameter set DDP registers is fixed.
 from __future__ import annotations
 
 from collections import OrderedDict
-from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import torch
@@ -41,9 +40,7 @@ from mtl_music.errors import ConfigError, DataError, SourceError
 from mtl_music.models.blocks import FC_OUTPUT, BlockSpec, slot_boundaries, slot_names
 from mtl_music.models.heads import OutputHead, SiameseHead
 from mtl_music.models.trunks import trunk_block_specs
-
-#: The siamese learning source (paper Sect. 2.2.1): pairs of crops, same track or not.
-SELF_SOURCE = "self"
+from mtl_music.paper import SELF_SOURCE, SINGLE_SOURCE_STRATEGY, TABLE4_STRATEGY_ORDER
 
 #: Strategy -> its representation. ``concat``: fc-features of all branches concatenated
 #: (d·m); ``shared``: the one shared fc-feature (d).
@@ -134,7 +131,7 @@ class MultiSourceNetwork(nn.Module):
         if source == SELF_SOURCE and not allow_self:
             raise SourceError(
                 f"source {SELF_SOURCE!r} takes pairs of crops: call forward_self(x_left, x_right), "
-                "not forward(x, source='self') / forward_all"
+                f"not forward(x, source={SELF_SOURCE!r}) / forward_all"
             )
 
     # ------------------------------------------------------------------ passes
@@ -248,21 +245,21 @@ def _as_config(value: Mapping[str, Any] | DictConfig, *, what: str) -> DictConfi
 
 def _arch_options() -> list[tuple[str, Any]]:
     """``(name, shared_blocks)`` of the shipped ``conf/arch/*.yaml`` options (for error messages)."""
-    from mtl_music.config import CONF_DIR
+    from mtl_music.config import load_options
 
     options = []
-    for path in sorted(Path(CONF_DIR, "arch").glob("*.yaml")):
+    # An unreadable file must not hide the error being reported.
+    for option, cfg in load_options("arch", skip_unreadable=True).items():
         try:
-            cfg = OmegaConf.load(path)
-            options.append((str(cfg.get("name", path.stem)), cfg.get("shared_blocks")))
-        except Exception:  # an unreadable file must not hide the error being reported
+            options.append((str(cfg.get("name", option)), cfg.get("shared_blocks")))
+        except Exception:
             continue
     return options
 
 
 def _multi_source_options() -> list[str]:
-    shipped = [name for name, _ in _arch_options() if name != "ss_r"]
-    return shipped or ["mss_cr", "ms_cr@2", "ms_cr@4", "ms_cr@6", "ms_sr@fc"]
+    shipped = [name for name, _ in _arch_options() if name != SINGLE_SOURCE_STRATEGY]
+    return shipped or [s for s in TABLE4_STRATEGY_ORDER if s != SINGLE_SOURCE_STRATEGY]
 
 
 def _validate_sources(sources: Mapping[str, int]) -> dict[str, int]:

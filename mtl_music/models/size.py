@@ -16,7 +16,7 @@ from torch import nn
 from mtl_music.config import load_option
 from mtl_music.errors import ConfigError
 from mtl_music.models.network import build_network
-from mtl_music.paper import PAPER_SOURCES, SELF_SOURCE, TABLE4_STRATEGY_ORDER
+from mtl_music.paper import PAPER_SOURCES, SELF_SOURCE, SINGLE_SOURCE_STRATEGY, TABLE4_STRATEGY_ORDER
 
 #: The ``arch`` options, in the order of Table 4 and Fig. 5.
 ARCH_OPTIONS: tuple[str, ...] = TABLE4_STRATEGY_ORDER
@@ -36,8 +36,14 @@ def count_parameters(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
-def _count(*, arch: DictConfig, trunk: DictConfig, sources: dict[str, int]) -> int:
-    with torch.device("meta"):
+def count_network(*, arch: DictConfig, trunk: DictConfig, sources: dict[str, int]) -> int:
+    """:func:`count_parameters` of the network :func:`~mtl_music.models.network.build_network`
+    builds for ``arch``, ``trunk`` and ``sources`` (source -> k), built on the ``meta`` device.
+
+    Raises:
+        ConfigError: what ``build_network`` raises (e.g. a trunk the arch cannot cut).
+    """
+    with torch.device("meta"):  # counts without allocating weights
         return count_parameters(build_network(arch=arch, trunk=trunk, sources=sources))
 
 
@@ -60,11 +66,12 @@ def parameter_table(
     trunk_cfg = load_option("trunk", trunk) if isinstance(trunk, str) else trunk
     labelled = [s for s in sources if s != SELF_SOURCE]
     reference_source = labelled[0] if labelled else SELF_SOURCE
-    ss_r = _count(arch=load_option("arch", "ss_r"), trunk=trunk_cfg, sources={reference_source: k})
-    rows = [ParameterRow("ss_r", ss_r, 1.0)]
+    ss_r_arch = load_option("arch", SINGLE_SOURCE_STRATEGY)
+    ss_r = count_network(arch=ss_r_arch, trunk=trunk_cfg, sources={reference_source: k})
+    rows = [ParameterRow(SINGLE_SOURCE_STRATEGY, ss_r, 1.0)]
     for option in ARCH_OPTIONS[1:]:
         try:
-            n = _count(arch=load_option("arch", option), trunk=trunk_cfg, sources={s: k for s in sources})
+            n = count_network(arch=load_option("arch", option), trunk=trunk_cfg, sources={s: k for s in sources})
         except ConfigError:
             rows.append(ParameterRow(option, None, None))
             continue

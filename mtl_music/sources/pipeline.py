@@ -18,7 +18,7 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from mtl_music.config import CONF_DIR
+from mtl_music.config import group_options
 from mtl_music.errors import ConfigError, DataError, SourceError
 from mtl_music.sources import readers
 from mtl_music.sources.base import CATEGORIES, LabelMatrix, ScalarLabels, SourceLabels, SourceReport
@@ -51,7 +51,7 @@ TFIDF_KEYS = ["smooth_idf", "sublinear_tf", "norm"]
 
 def available_sources() -> list[str]:
     """Names of the source YAMLs in ``conf/source/`` (what ``source=[...]`` accepts)."""
-    return sorted(p.stem for p in (CONF_DIR / "source").glob("*.yaml"))
+    return group_options("source")
 
 
 @dataclass(frozen=True)

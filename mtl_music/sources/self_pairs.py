@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from mtl_music.errors import ConfigError, DataError
+from mtl_music.paper import SELF_SOURCE
 
 
 class SelfPairSampler:
@@ -23,8 +24,9 @@ class SelfPairSampler:
     def __init__(self, pool: np.ndarray) -> None:
         pool = np.unique(np.asarray(pool, dtype=np.int64).reshape(-1))
         if pool.size < 2:
-            raise DataError(f"the self source needs at least 2 distinct tracks to make 'different' pairs, "
-                            f"got {pool.size}; add tracks to the dataset (or leave 'self' out of source=[...])")
+            raise DataError(f"the {SELF_SOURCE} source needs at least 2 distinct tracks to make 'different' pairs, "
+                            f"got {pool.size}; add tracks to the dataset "
+                            f"(or leave {SELF_SOURCE!r} out of source=[...])")
         self.pool = pool
 
     def sample(self, batch_size: int, *, generator: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

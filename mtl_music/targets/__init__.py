@@ -24,7 +24,7 @@ import importlib
 from types import ModuleType
 from typing import Any
 
-from mtl_music.config import CONF_DIR
+from mtl_music.config import group_options
 from mtl_music.errors import ConfigError
 from mtl_music.targets.base import (
     TASK_EXTRA_METRICS,
@@ -42,7 +42,7 @@ LOADERS = ("ballroom", "fma_medium", "folder", "gtzan", "irmas", "lastfm1k", "me
 
 def available_targets() -> list[str]:
     """Names of the target YAMLs in ``conf/target/`` (what ``target=[...]`` accepts)."""
-    return sorted(p.stem for p in (CONF_DIR / "target").glob("*.yaml"))
+    return group_options("target")
 
 
 def loader_module(loader: str) -> ModuleType:

@@ -25,7 +25,6 @@ from mtl_music.training.schedule import SourceSchedule, batch_positions, step_rn
 
 #: The ``source`` value of a joint-sampling batch (every head on the same tracks).
 JOINT = "__joint__"
-SELF = "self"
 
 
 @dataclass

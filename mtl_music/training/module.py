@@ -7,7 +7,8 @@ from typing import Any, Mapping
 import pytorch_lightning as pl
 import torch
 
-from mtl_music.training.data import JOINT, SELF
+from mtl_music.paper import SELF_SOURCE
+from mtl_music.training.data import JOINT
 from mtl_music.training.losses import LossWeighting, kl_to_targets, same_track_loss
 
 
@@ -113,7 +114,7 @@ class MultiSourceModule(pl.LightningModule):
         torch.manual_seed(int(self.hparams.seed) * 1_000_003 + self.current_epoch * 101 + self.global_rank)
 
     def _source_loss(self, batch: dict, source: str) -> torch.Tensor:
-        if source == SELF:
+        if source == SELF_SOURCE:
             logits = self.network.forward_self(self._input(batch["x"]), self._input(batch["x_right"]))
             return same_track_loss(logits, batch["same"])
         logits = self.network(self._input(batch["x"]), source=source)
@@ -124,13 +125,13 @@ class MultiSourceModule(pl.LightningModule):
         if source != JOINT:
             return {source: self._source_loss(batch, source)}
         # Joint sampling (R5.3): one shared-trunk pass for every labelled head.
-        labelled = [s for s in self.source_names if s != SELF]
+        labelled = [s for s in self.source_names if s != SELF_SOURCE]
         losses: dict[str, torch.Tensor] = {}
         if labelled:
             logits = self.network.forward_all(self._input(batch["x"]), sources=labelled)
             losses = {s: kl_to_targets(logits[s], batch["z"][s]) for s in labelled}
-        if SELF in self.source_names:
-            losses[SELF] = self._source_loss(batch, SELF)
+        if SELF_SOURCE in self.source_names:
+            losses[SELF_SOURCE] = self._source_loss(batch, SELF_SOURCE)
         return losses
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-STRATEGIES = ("ss_r", "ms_sr@fc", "ms_cr@6", "ms_cr@4", "ms_cr@2", "mss_cr")
-SOURCES = ("self", "year", "bpm", "taste", "tag", "lyrics", "cdr_tag", "artist")
+from mtl_music.paper import STRATEGIES
+from mtl_music.paper import TABLE6_SOURCE_ORDER as SOURCES
 
 #: Planted fixed effects of model 1 (paper-like: less sharing is better, sources help).
 PLANTED_INTERCEPTS = {"ss_r": -1.0, "ms_sr@fc": -0.5, "ms_cr@6": 0.0, "ms_cr@4": 0.2, "ms_cr@2": 0.4, "mss_cr": 0.5}

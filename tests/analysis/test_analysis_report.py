@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from mtl_music.analysis import report
-from mtl_music.analysis.collect import STRATEGIES, STRATEGY_LABELS
+from mtl_music.paper import STRATEGIES, STRATEGY_LABELS
 
 
 def _pairwise(differences: dict[tuple[str, str], tuple[float, float, float]]) -> pd.DataFrame:

@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import pytest
 
-from mtl_music.experiment import PAPER_SOURCES, PAPER_STRATEGIES, build_design, design_space, greedy_phase3
+from mtl_music.experiment import build_design, design_space, greedy_phase3
+from mtl_music.paper import PAPER_SOURCES, STRATEGIES
 
 
 @pytest.fixture(scope="session")
 def paper_space():
-    return design_space(sources=PAPER_SOURCES, strategies=PAPER_STRATEGIES)
+    return design_space(sources=PAPER_SOURCES, strategies=STRATEGIES)
 
 
 @pytest.fixture(scope="session")
 def paper_design():
     """The default design: 48 + 25 + 352 runs (paper Sect. 4.3)."""
     return build_design(
-        sources=PAPER_SOURCES, strategies=PAPER_STRATEGIES, phase1_repeats=6, phase2_repeats=5, phase3_runs=352, seed=0
+        sources=PAPER_SOURCES, strategies=STRATEGIES, phase1_repeats=6, phase2_repeats=5, phase3_runs=352, seed=0
     )
 
 

@@ -7,8 +7,9 @@ from math import comb
 
 import pytest
 
-from mtl_music.experiment import PAPER_SOURCES, build_design, design_space
+from mtl_music.experiment import build_design, design_space
 from mtl_music.experiment.factors import phase3_candidates
+from mtl_music.paper import PAPER_SOURCES
 from mtl_music.errors import ConfigError
 
 MULTI = ("ms_sr@fc", "ms_cr@6", "ms_cr@4", "ms_cr@2", "mss_cr")

@@ -13,8 +13,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mtl_music.experiment import PAPER_SOURCES, design_space, greedy_phase3, max_aliasing
+from mtl_music.experiment import design_space, greedy_phase3, max_aliasing
 from mtl_music.experiment.factors import phase3_candidates
+from mtl_music.paper import PAPER_SOURCES
 
 
 def _spread(counts: Counter, levels: set) -> int:

@@ -16,9 +16,10 @@ from mtl_music.experiment import build_design, parse_override_line, write_sweep
 from mtl_music.design import run
 from mtl_music.errors import ConfigError
 from mtl_music.models import build_network
+from mtl_music.paper import STRATEGIES
 
 REPO = Path(__file__).resolve().parents[2]
-SMALL = dict(sources=["self", "bpm", "tag"], strategies=["ss_r", "ms_sr@fc", "ms_cr@6", "ms_cr@4", "ms_cr@2", "mss_cr"],
+SMALL = dict(sources=["self", "bpm", "tag"], strategies=list(STRATEGIES),
              phase1_repeats=1, phase2_repeats=1, phase3_runs=6, seed=0, train_seed=100)
 
 

@@ -9,12 +9,12 @@ from omegaconf import OmegaConf
 
 from mtl_music.config import CONF_DIR, compose
 from mtl_music.errors import ConfigError, SourceError
+from mtl_music.paper import PAPER_SOURCES, SELF_SOURCE
 from mtl_music.sources import CATEGORIES, LearningSource, available_sources, load_source_labels
 from mtl_music.sources import pipeline
 from source_files import N_TRACKS, STYLES, overrides, style_of, track_id, write_lines
 
-PAPER_SOURCES = ["self", "bpm", "year", "tag", "taste", "cdr_tag", "lyrics", "artist"]
-SMALL_K = [f"source.{n}.k=4" for n in PAPER_SOURCES if n != "self"]
+SMALL_K = [f"source.{n}.k=4" for n in PAPER_SOURCES if n != SELF_SOURCE]
 
 
 def _cfg(root, sources, *extra):
