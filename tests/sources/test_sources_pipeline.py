@@ -11,7 +11,8 @@ from mtl_music.config import CONF_DIR, compose
 from mtl_music.errors import ConfigError, SourceError
 from mtl_music.sources import CATEGORIES, LearningSource, available_sources, load_source_labels
 from mtl_music.sources import pipeline
-from source_files import N_TRACKS, STYLES, overrides, style_of, track_id, write_lines
+
+from tests.helpers.source_files import N_TRACKS, STYLES, overrides, style_of, track_id, write_lines
 
 PAPER_SOURCES = ["self", "bpm", "year", "tag", "taste", "cdr_tag", "lyrics", "artist"]
 SMALL_K = [f"source.{n}.k=4" for n in PAPER_SOURCES if n != "self"]
