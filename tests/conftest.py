@@ -1,5 +1,4 @@
 import os
-import sys
 from pathlib import Path
 
 import pytest
@@ -9,13 +8,11 @@ os.environ.setdefault("WANDB_MODE", "offline")
 os.environ.setdefault("WANDB_SILENT", "true")
 os.environ["CUDA_VISIBLE_DEVICES"] = ""
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
 
 @pytest.fixture(scope="session")
 def tiny_root(tmp_path_factory) -> Path:
-    """A data root holding the tiny synthetic dataset ``tiny`` (see tests/fixtures.py)."""
-    from fixtures import write_tiny_dataset
+    """A data root holding the tiny synthetic dataset ``tiny`` (see tests/helpers/tiny_dataset.py)."""
+    from tests.helpers.tiny_dataset import write_tiny_dataset
 
     root = tmp_path_factory.mktemp("data_root")
     write_tiny_dataset(root / "tiny")

@@ -9,11 +9,12 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
-from analysis_helpers import write_sweep
 
 from mtl_music import analyze
 from mtl_music.config import compose
 from mtl_music.errors import ConfigError, DataError
+
+from tests.helpers.analysis import write_sweep
 
 FOUR_SOURCES = ("self", "bpm", "tag", "artist")  # fewer networks to count for Fig. 15
 

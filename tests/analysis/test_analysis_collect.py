@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from analysis_helpers import write_sweep
 
 from mtl_music.analysis import collect
 from mtl_music.errors import DataError
+
+from tests.helpers.analysis import write_sweep
 
 
 def test_collect_reads_a_nested_sweep(tmp_path):

@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from analysis_helpers import SOURCES, simulate_runs, simulate_scores
 
 from mtl_music.analysis import figures, models
 from mtl_music.errors import DataError
+
+from tests.helpers.analysis import SOURCES, simulate_runs, simulate_scores
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

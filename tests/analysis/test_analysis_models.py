@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from analysis_helpers import PLANTED_INTERCEPTS, PLANTED_SLOPES, SOURCES, STRATEGIES, simulate_runs, simulate_scores
 
 from mtl_music.analysis import models
 from mtl_music.errors import DataError
+
+from tests.helpers.analysis import PLANTED_INTERCEPTS, PLANTED_SLOPES, SOURCES, STRATEGIES, simulate_runs, simulate_scores
 
 
 def _planted_data(*, n_runs=60, targets=6, noise=0.25, seed=0, **kwargs) -> pd.DataFrame:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from corpus_config import tiny_cfg
+
+from tests.helpers.corpus_config import tiny_cfg
 
 
 @pytest.fixture(scope="session")

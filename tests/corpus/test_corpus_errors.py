@@ -11,7 +11,8 @@ from mtl_music.corpus.demo import CorpusSettings, build
 from mtl_music.corpus.jobs import RenderJob, RenderPool, render_fingerprint, render_selection
 from mtl_music.corpus.demo_targets import TargetSettings, build_region
 from mtl_music.errors import ConfigError
-from corpus_config import tiny_cfg
+
+from tests.helpers.corpus_config import tiny_cfg
 
 
 def _abc_work(key: str, body: str) -> Work:

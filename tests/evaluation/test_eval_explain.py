@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 import torch
 
-from fixtures import tiny_train_overrides
 from mtl_music.sources.base import SourceLabels, SourceReport
 from mtl_music.sources.vocabulary import MIXTURE, TOPICS, SourceVocabulary
+
+from tests.helpers.tiny_dataset import tiny_train_overrides
 
 
 def _plsa_labels(k: int = 3, n_labels: int = 40, seed: int = 0) -> SourceLabels:

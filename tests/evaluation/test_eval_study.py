@@ -5,8 +5,8 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from fixtures import tiny_train_overrides
-from test_eval_transfer import write_region_target
+from tests.helpers.region_target import write_region_target
+from tests.helpers.tiny_dataset import tiny_train_overrides
 
 
 def test_study_runs_design_training_and_analysis(tiny_root, tmp_path):

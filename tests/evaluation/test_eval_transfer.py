@@ -10,32 +10,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from fixtures import tiny_train_overrides
-
-SR = 22050
-
-
-def _tone(seconds: float, freq: float, seed: int) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    t = np.arange(int(seconds * SR)) / SR
-    x = 0.3 * np.sin(2 * np.pi * freq * t) + 0.02 * rng.normal(size=t.size)
-    return np.stack([x, np.roll(x, 50)], axis=1).astype(np.float32)
-
-
-def write_region_target(root: Path, *, per_class: int = 6) -> None:
-    """A tiny ``demo_region`` in the GTZAN layout: two classes that differ in pitch, 3.5 s clips
-    (two 2.5 s slices each), split lists 4 train / 1 valid / 1 test per class."""
-    lists = {"train": [], "valid": [], "test": []}
-    for c, (cls, freq) in enumerate((("low", 220.0), ("high", 1760.0))):
-        for n in range(per_class):
-            path = root / "genres" / cls / f"{cls}.{n:05d}.wav"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            sf.write(path, _tone(3.5, freq * (1 + 0.004 * n), seed=100 * c + n), SR)
-            # test and valid tracks lie inside the training range of pitches, not at its edge
-            lists[{2: "test", 3: "valid"}.get(n, "train")].append(f"{cls}/{path.name}")
-    (root / "splits").mkdir(parents=True, exist_ok=True)
-    for split, lines in lists.items():
-        (root / "splits" / f"{split}_filtered.txt").write_text("".join(f"{line}\n" for line in lines))
+from tests.helpers.region_target import SR, tone, write_region_target
+from tests.helpers.tiny_dataset import tiny_train_overrides
 
 
 @pytest.fixture(scope="module")
@@ -155,7 +131,7 @@ def write_tagged_folder(root: Path, *, n: int = 10) -> Path:
         low = i % 2 == 0
         path = root / ("low" if low else "high") / f"tone {i}.wav"
         path.parent.mkdir(parents=True, exist_ok=True)
-        sf.write(path, _tone(1.0, (220.0 if low else 1760.0) * (1 + 0.01 * i), seed=i) * (0.3 if i % 3 == 0 else 1), SR)
+        sf.write(path, tone(1.0, (220.0 if low else 1760.0) * (1 + 0.01 * i), seed=i) * (0.3 if i % 3 == 0 else 1), SR)
         lines.append(f"{path.relative_to(root)},{'low' if low else 'high'}{';soft' if i % 3 == 0 else ''}")
     (root / "tags.csv").write_text("\n".join(lines) + "\n")
     return root / "tags.csv"
@@ -225,8 +201,8 @@ def test_embed_writes_one_vector_per_file_and_skips_bad_files(region_root, check
 
     audio = tmp_path / "mine"
     (audio / "sub").mkdir(parents=True)
-    sf.write(audio / "a.wav", _tone(6.0, 440.0, 1), SR)
-    sf.write(audio / "sub" / "b.flac", _tone(1.0, 880.0, 2), SR)
+    sf.write(audio / "a.wav", tone(6.0, 440.0, 1), SR)
+    sf.write(audio / "sub" / "b.flac", tone(1.0, 880.0, 2), SR)
     (audio / "broken.wav").write_bytes(b"RIFF not really")
     out = tmp_path / "emb.npz"
     embed.run(compose("embed", [f"ckpt={checkpoint}", f"input={audio}", f"output={out}"]))

@@ -16,7 +16,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from fixtures import tiny_train_overrides
+from tests.helpers.tiny_dataset import tiny_train_overrides
 
 SR = 22050
 

@@ -6,11 +6,12 @@ import pytest
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 
-from model_helpers import sources_dict
 from mtl_music.config import CONF_DIR
 from mtl_music.errors import ConfigError, DataError, MtlMusicError, SourceError
 from mtl_music.models import build_network
 from mtl_music.models.size import ARCH_OPTIONS
+
+from tests.helpers.models import sources_dict
 
 
 @pytest.fixture

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from model_helpers import LABELLED, sources_dict
 from mtl_music.models import build_network, count_parameters, parameter_table
 from mtl_music.config import compose
 from mtl_music.models.size import format_table
 from mtl_music.paper import PAPER_SOURCES
 from mtl_music.params import run
+
+from tests.helpers.models import LABELLED, sources_dict
 
 SS_R_VGG = 576_482  # conv/BN blocks + fc-feature 563,632 + fc-output 12,850 (k = 50)
 

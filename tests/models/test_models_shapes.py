@@ -7,9 +7,10 @@ import pytest
 import torch
 from torch import nn
 
-from model_helpers import LABELLED, sources_dict
 from mtl_music.models import build_network
 from mtl_music.models.blocks import ConvBlock
+
+from tests.helpers.models import LABELLED, sources_dict
 
 D = 256
 

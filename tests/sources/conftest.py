@@ -1,15 +1,10 @@
-import sys
-from pathlib import Path
-
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 @pytest.fixture()
 def label_root(tmp_path):
     """A data root with dataset ``labels`` whose label folder holds every source's file."""
-    from source_files import write_all_label_files
+    from tests.helpers.source_files import write_all_label_files
 
     write_all_label_files(tmp_path / "labels" / "labels")
     return tmp_path

@@ -12,7 +12,8 @@ from mtl_music.errors import ConfigError, SourceError
 from mtl_music.paper import PAPER_SOURCES, SELF_SOURCE
 from mtl_music.sources import CATEGORIES, LearningSource, available_sources, load_source_labels
 from mtl_music.sources import pipeline
-from source_files import N_TRACKS, STYLES, overrides, style_of, track_id, write_lines
+
+from tests.helpers.source_files import N_TRACKS, STYLES, overrides, style_of, track_id, write_lines
 
 SMALL_K = [f"source.{n}.k=4" for n in PAPER_SOURCES if n != SELF_SOURCE]
 

@@ -6,7 +6,8 @@ import pytest
 from mtl_music.errors import SourceError
 from mtl_music.sources import readers
 from mtl_music.sources.base import SourceReport
-from source_files import write_lastfm_db, write_lines, write_mxm, write_unique_tracks
+
+from tests.helpers.source_files import write_lastfm_db, write_lines, write_mxm, write_unique_tracks
 
 
 def _dense(labels):

@@ -6,7 +6,8 @@ import sys
 
 from mtl_music.config import compose
 from mtl_music.topics import run
-from source_files import STYLES, overrides
+
+from tests.helpers.source_files import STYLES, overrides
 
 
 def test_inspect_prints_the_strongest_tags_of_each_topic(label_root, capsys):

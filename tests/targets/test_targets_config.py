@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pytest
 from omegaconf import OmegaConf
-from target_files import target_node
 
 from mtl_music.config import CONF_DIR, check_group_overrides, compose
 from mtl_music.errors import ConfigError, DataError
 from mtl_music.targets import LOADERS, available_targets, load_target
+
+from tests.helpers.target_files import target_node
 
 
 def test_hydra_multi_select_places_each_target_under_its_name(targets_root):

@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 from omegaconf import OmegaConf
-from target_files import FOLDER_CASES, case_node, target_node
 
 from mtl_music.config import CONF_DIR
 from mtl_music.errors import DataError
@@ -24,6 +23,8 @@ from mtl_music.targets import (
     loader_module,
     target_splits,
 )
+
+from tests.helpers.target_files import FOLDER_CASES, case_node, target_node
 
 TARGETS = available_targets()
 #: Every target of conf/target/, and the folder loader on each kind of label file.

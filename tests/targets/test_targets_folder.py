@@ -7,10 +7,11 @@ import logging
 
 import numpy as np
 import pytest
-from target_files import folder_track, target_node, write_audio, write_folder, write_lines
 
 from mtl_music.errors import ConfigError, DataError
 from mtl_music.targets import load_target, target_splits
+
+from tests.helpers.target_files import folder_track, target_node, write_audio, write_folder, write_lines
 
 GENRES = ("folk", "jazz", "rock")
 

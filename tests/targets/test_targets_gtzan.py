@@ -7,7 +7,11 @@ import logging
 
 import numpy as np
 import pytest
-from target_files import (
+
+from mtl_music.errors import DataError
+from mtl_music.targets import gtzan
+
+from tests.helpers.target_files import (
     GTZAN_GENRES,
     demo_region_split,
     target_node,
@@ -16,9 +20,6 @@ from target_files import (
     write_gtzan_layout,
     write_lines,
 )
-
-from mtl_music.errors import DataError
-from mtl_music.targets import gtzan
 
 
 def _packaged_lists() -> dict[str, list[str]]:

@@ -9,7 +9,11 @@ from collections import Counter
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from target_files import (
+
+from mtl_music.errors import DataError
+from mtl_music.targets import ballroom, fma_medium, irmas, lastfm1k, mediaeval
+
+from tests.helpers.target_files import (
     IRMAS_INSTRUMENTS,
     fma_rows,
     lastfm_events,
@@ -23,9 +27,6 @@ from target_files import (
     write_lines,
     write_mediaeval,
 )
-
-from mtl_music.errors import DataError
-from mtl_music.targets import ballroom, fma_medium, irmas, lastfm1k, mediaeval
 
 
 # ---------------------------------------------------------------- FMA

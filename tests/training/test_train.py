@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from fixtures import tiny_train_overrides
 from mtl_music.config import compose
 from mtl_music.errors import ConfigError
 
+from tests.helpers.tiny_dataset import tiny_train_overrides
 
 
 def small_k(*names):

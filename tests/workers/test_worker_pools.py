@@ -20,8 +20,8 @@ import soundfile as sf
 
 from mtl_music.workers import WorkerDied, WorkerPool
 
-PACKAGE = Path(__file__).resolve().parents[2] / "mtl_music"
-TESTS = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
+PACKAGE = REPO / "mtl_music"
 #: A parent that has run torch's OpenMP pool on a tensor above its parallel grain.
 USE_TORCH_THREADS = "import torch; _a = torch.randn(2, 661500); float((_a + _a).sum())"
 
@@ -113,9 +113,9 @@ def test_mfcc_baseline_with_two_workers_after_torch_threads_on_mono_30s_clips(tm
 def test_bootstrap_with_two_jobs_after_torch_threads(tmp_path):
     proc = _run_script(tmp_path, f"""
         import sys
-        sys.path.insert(0, {str(TESTS / "analysis")!r})
+        sys.path.insert(0, {str(REPO)!r})
         import pandas as pd
-        from analysis_helpers import simulate_runs, simulate_scores
+        from tests.helpers.analysis import simulate_runs, simulate_scores
         from mtl_music.analysis import models
 
         if __name__ == "__main__":

@@ -4,9 +4,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from foundation_helpers import music_like, write_track
 from mtl_music.audio import decode_audio, is_silent, load_audio, peak_dbfs, to_stereo
 from mtl_music.errors import AudioError, MtlMusicError
+
+from tests.helpers.folder_dataset import music_like, write_track
 
 
 @pytest.mark.parametrize(

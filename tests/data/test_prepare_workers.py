@@ -7,7 +7,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-TESTS = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_unguarded_script_fails_fast_with_the_fix(tmp_path):
@@ -17,9 +17,9 @@ def test_unguarded_script_fails_fast_with_the_fix(tmp_path):
     script = tmp_path / "unguarded.py"
     script.write_text(textwrap.dedent(f"""
         import sys
-        sys.path.insert(0, {str(TESTS)!r})
+        sys.path.insert(0, {str(REPO)!r})
         from pathlib import Path
-        from fixtures import tiny_overrides, write_tiny_dataset
+        from tests.helpers.tiny_dataset import tiny_overrides, write_tiny_dataset
         from mtl_music import prepare
         from mtl_music.config import compose
         root = Path({str(tmp_path)!r}) / "root"

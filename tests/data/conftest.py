@@ -1,6 +1,6 @@
 import pytest
 
-from foundation_helpers import folder_overrides, write_clean_dataset
+from tests.helpers.folder_dataset import folder_overrides, write_clean_dataset
 
 
 @pytest.fixture(scope="session")

@@ -11,11 +11,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from foundation_helpers import folder_overrides, write_manifest, write_track
 from mtl_music import prepare
 from mtl_music.config import compose
 from mtl_music.data import MelCache
 from mtl_music.data.cache import DATA_FILE, INDEX_FILE
+
+from tests.helpers.folder_dataset import folder_overrides, write_manifest, write_track
 
 REPO = Path(__file__).resolve().parents[2]
 N_TRACKS = 24

@@ -8,12 +8,13 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from foundation_helpers import folder_overrides, music_like, write_clean_dataset, write_manifest, write_track
 from mtl_music import prepare
 from mtl_music.config import compose
 from mtl_music.data import MelCache, cache_dir_for
 from mtl_music.data.cache import INDEX_FILE, REPORT_FILE
 from mtl_music.errors import DataError
+
+from tests.helpers.folder_dataset import folder_overrides, music_like, write_clean_dataset, write_manifest, write_track
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -2,10 +2,11 @@ from pathlib import Path
 
 import pytest
 
-from foundation_helpers import write_track
 from mtl_music.config import compose
 from mtl_music.data import dataset_tracks, hash_split, read_manifest, scan_audio_dir
 from mtl_music.errors import ConfigError, DataError
+
+from tests.helpers.folder_dataset import write_track
 
 
 def test_tsv_manifest_with_relative_and_absolute_paths(tmp_path):

@@ -3,10 +3,11 @@ import numpy as np
 import pytest
 import torch
 
-from foundation_helpers import music_like
 from mtl_music.audio import MelSettings, MelSpectrogram, mel_settings_from_cfg
 from mtl_music.config import compose
 from mtl_music.errors import ConfigError
+
+from tests.helpers.folder_dataset import music_like
 
 CLIP = 55125  # 2.5 s at 22,050 Hz
 
