@@ -191,9 +191,8 @@ def run(cfg: DictConfig) -> Path:
     return report
 
 
-@hydra_app("analyze", open_keys=("metrics.",))
-def main(cfg: DictConfig) -> None:
-    run(cfg)
+#: The command line: ``python -m mtl_music.analyze`` / ``mtl-analyze``.
+main = hydra_app("analyze", open_keys=("metrics.",))(run)
 
 
 if __name__ == "__main__":

@@ -202,9 +202,8 @@ def _report_explanations(result: EmbeddedFiles, *, checkpoint: Path, out: Path, 
     return path
 
 
-@hydra_app("embed")
-def main(cfg: DictConfig) -> None:
-    run(cfg)
+#: The command line: ``python -m mtl_music.embed`` / ``mtl-embed``.
+main = hydra_app("embed")(run)
 
 
 if __name__ == "__main__":

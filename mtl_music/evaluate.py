@@ -91,9 +91,8 @@ def run(cfg: DictConfig):
     return table
 
 
-@hydra_app("evaluate")
-def main(cfg: DictConfig) -> None:
-    run(cfg)
+#: The command line: ``python -m mtl_music.evaluate`` / ``mtl-evaluate``.
+main = hydra_app("evaluate")(run)
 
 
 if __name__ == "__main__":

@@ -269,9 +269,8 @@ def run(cfg: DictConfig) -> Path:
     return written
 
 
-@hydra_app("export")
-def main(cfg: DictConfig) -> None:
-    run(cfg)
+#: The command line: ``python -m mtl_music.export`` / ``mtl-export``.
+main = hydra_app("export")(run)
 
 
 if __name__ == "__main__":

@@ -81,9 +81,8 @@ def run(cfg: DictConfig) -> list[str]:
     return lines
 
 
-@hydra_app("topics")
-def main(cfg: DictConfig) -> None:
-    run(cfg)
+#: The command line: ``python -m mtl_music.topics`` / ``mtl-topics``.
+main = hydra_app("topics")(run)
 
 
 if __name__ == "__main__":
