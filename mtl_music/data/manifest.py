@@ -1,9 +1,9 @@
 """Which tracks a dataset holds: a manifest file or a plain folder of audio.
 
 A manifest is a CSV or TSV with a header row naming the columns ``track_id``, ``path`` and
-optionally ``split`` and ``duration`` (other columns are ignored). The delimiter is a tab for
-``.tsv``/``.tab`` files, a comma for ``.csv``, and otherwise whichever of the two the header
-line contains. Paths are absolute or relative to the manifest's folder. ``split`` is one of
+optionally ``split`` and ``duration`` (other columns are ignored). The delimiter is the one of
+tab and comma the header line contains; when it holds both or neither, a tab for ``.tsv``/``.tab``
+files and a comma for ``.csv`` (:func:`mtl_music.tables.sniff_delimiter`). Paths are absolute or relative to the manifest's folder. ``split`` is one of
 ``train``, ``valid``, ``test``; where it is empty (or the column is absent) the track's split
 comes from :func:`hash_split`, the same rule a plain audio folder uses.
 """
@@ -20,6 +20,7 @@ from typing import Any, Mapping, Sequence
 
 from mtl_music.audio.io import AUDIO_EXTENSIONS
 from mtl_music.errors import ConfigError, DataError
+from mtl_music.tables import sniff_delimiter
 
 SPLITS = ("train", "valid", "test")
 REQUIRED_COLUMNS = ("track_id", "path")
@@ -63,7 +64,7 @@ def read_manifest(path: str | os.PathLike, *, val_fraction: float = 0.1) -> list
     lines = text.splitlines()
     if not lines or not lines[0].strip():
         raise DataError(f"manifest {path} is empty; its first line must be a header with columns track_id, path[, split, duration]")
-    delimiter = _delimiter(path, lines[0])
+    delimiter = sniff_delimiter(first_line=lines[0], path=path)
     rows = csv.reader(io.StringIO(text), delimiter=delimiter)
     header = [name.strip().lower() for name in next(rows)]
     missing = [name for name in REQUIRED_COLUMNS if name not in header]
@@ -165,12 +166,3 @@ def split_counts(tracks: Sequence[TrackEntry]) -> dict[str, int]:
     for track in tracks:
         counts[track.split] += 1
     return counts
-
-
-def _delimiter(path: Path, header_line: str) -> str:
-    suffix = path.suffix.lower()
-    if suffix in (".tsv", ".tab"):
-        return "\t"
-    if suffix == ".csv":
-        return ","
-    return "\t" if "\t" in header_line else ","

@@ -49,6 +49,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from mtl_music.errors import ConfigError, DataError
+from mtl_music.tables import sniff_delimiter
 from mtl_music.targets.base import (
     DEFAULT_TEST_FRACTION,
     TASK_METRICS,
@@ -183,10 +184,7 @@ def _delimiter(first_line: str, path: Path, option: Any, options: TargetOptions)
     fixed = DELIMITERS[str(option)]
     if fixed is not None:
         return fixed
-    tab, comma = "\t" in first_line, "," in first_line
-    if tab != comma:  # exactly one of them: the first row says it
-        return "\t" if tab else ","
-    return "\t" if path.suffix.lower() in (".tsv", ".tab") else ","
+    return sniff_delimiter(first_line=first_line, path=path)
 
 
 def read_rows(path: Path, *, delimiter: Any, options: TargetOptions) -> list[tuple[int, list[str]]]:
