@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from mtl_music.audio.files import audio_files
 from mtl_music.audio.io import AUDIO_EXTENSIONS
 from mtl_music.errors import ConfigError, DataError
 from mtl_music.tables import sniff_delimiter
@@ -128,13 +129,8 @@ def scan_audio_dir(path: str | os.PathLike, *, val_fraction: float = 0.1) -> lis
         raise DataError(f"audio folder {root} does not exist or is not a folder; set data.audio_dir to the folder holding the audio")
     seen: dict[str, Path] = {}
     tracks: list[TrackEntry] = []
-    for file in sorted(root.rglob("*")):
-        relative = file.relative_to(root)
-        if any(part.startswith(".") for part in relative.parts) or file.suffix.lower() not in AUDIO_EXTENSIONS:
-            continue
-        if not file.is_file():
-            continue
-        track_id = relative.with_suffix("").as_posix()
+    for file in audio_files(root, recursive=True):
+        track_id = file.relative_to(root).with_suffix("").as_posix()
         if any(ch in track_id for ch in "\t\r\n"):
             raise DataError(f"audio file {file}: its name contains a tab or line break; rename it")
         if track_id in seen:
