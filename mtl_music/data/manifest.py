@@ -16,7 +16,7 @@ import io
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping
 
 from mtl_music.audio.files import audio_files
 from mtl_music.audio.io import AUDIO_EXTENSIONS
@@ -154,11 +154,3 @@ def dataset_tracks(data: Mapping[str, Any]) -> list[TrackEntry]:
         f"dataset '{data.get('name')}' has neither data.manifest nor data.audio_dir; set one, e.g. "
         "`python -m mtl_music.prepare data=folder data.name=mine data.audio_dir=/path/to/audio`"
     )
-
-
-def split_counts(tracks: Sequence[TrackEntry]) -> dict[str, int]:
-    """``{split: number of tracks}`` for the three splits."""
-    counts = dict.fromkeys(SPLITS, 0)
-    for track in tracks:
-        counts[track.split] += 1
-    return counts

@@ -17,10 +17,7 @@ from mtl_music.evaluation.probes import (
     TASK_SCORES,
     ProbeResult,
     probe_fit,
-    probe_score,
-    random_splits,
     run_probe_details,
-    run_probes,
 )
 from mtl_music.evaluation.recommend import (
     ContentWMF,
@@ -58,9 +55,6 @@ __all__ = [
     "mfcc_for_paths",
     "ndcg_per_user",
     "probe_fit",
-    "probe_score",
-    "random_splits",
     "run_probe_details",
-    "run_probes",
     "warm_holdout_split",
 ]
