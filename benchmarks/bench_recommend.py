@@ -1,7 +1,7 @@
 """Content-aware WMF (Eq. 7): our sparse ALS vs a naive dense ALS, and one sweep at Last.fm-1K size.
 
 1. Moderate size (500 users × 5,000 tracks, 2% dense, r = 50, D = 128): our solver
-   (``mtl_music.evaluation.recommend.fit_content_wmf``) against a textbook dense implementation
+   (``mtl_music.evaluation.recommend.als.fit_content_wmf``) against a textbook dense implementation
    that forms the users × items confidence matrix and solves every row with
    ``Yᵀ diag(c) Y`` — same initialisation, same update order, so the factors must agree; prints
    seconds per run, the ratio and the largest factor difference.
@@ -92,9 +92,8 @@ def moderate() -> None:
 def lastfm_size() -> None:
     from implicit.cpu.als import AlternatingLeastSquares
 
-    from mtl_music.evaluation.recommend import (
-        _blocked_ndcg, cold_start_factors, cold_start_split, fit_content_wmf,
-    )
+    from mtl_music.evaluation.recommend import cold_start_factors, cold_start_split, fit_content_wmf
+    from mtl_music.evaluation.recommend.ndcg import blocked_ndcg
 
     n_users, n_items, nnz = (500, 10_000, 200_000) if QUICK else (1000, 40_000, 1_000_000)
     R = synthetic_plays(n_users, n_items, nnz)
@@ -141,7 +140,7 @@ def lastfm_size() -> None:
           f"({n_users * train_items.size * 8 / 2**20:.0f} MiB)")
 
     relevant = (R[:, test_items] > 0).astype(np.float64).tocsr()
-    eval_s, value = timed(_blocked_ndcg, model.U, cold_start_factors(model, X[test_items]), relevant, None, 500)
+    eval_s, value = timed(blocked_ndcg, model.U, cold_start_factors(model, X[test_items]), relevant, None, 500)
     print(f"    nDCG@500 over {test_items.size} held-out tracks for {n_users} users: {eval_s:.2f} s "
           f"(value {value:.3f}; random features, so near chance)")
 

@@ -29,7 +29,7 @@ def output_folder(cfg: DictConfig) -> Path:
 def analyze(cfg: DictConfig, *, output_dir: Path):
     """Collects, fits, bootstraps and draws; returns the :class:`~mtl_music.analysis.report.Analysis`
     (figures already written under ``output_dir/figures``)."""
-    from mtl_music.analysis import collect, models
+    from mtl_music.analysis import bootstrap, collect, mixed_models, summaries
     from mtl_music.analysis.report import Analysis
 
     boot_cfg = cfg.get("bootstrap") or {}
@@ -40,7 +40,7 @@ def analyze(cfg: DictConfig, *, output_dir: Path):
     metrics = OmegaConf.to_container(cfg.metrics) if cfg.get("metrics") else {}
 
     collected = collect.collect_runs(runs_dir=cfg.runs, metrics=metrics, exclude=[output_dir])
-    data = models.standardise_scores(scores=collected.scores)
+    data = mixed_models.standardize_scores(scores=collected.scores)
     notes = []
     dropped_targets = sorted(set(collected.scores["target"]) - set(data["target"]))
     if dropped_targets:
@@ -49,22 +49,22 @@ def analyze(cfg: DictConfig, *, output_dir: Path):
         notes.append("only one target: per-target random effects are not identifiable, so both models are "
                      "fitted by OLS (fixed effects only).")
 
-    fit1 = models.fit_strategy_model(data=data)
-    fit2 = models.fit_size_model(data=data)
+    fit1 = mixed_models.fit_strategy_model(data=data)
+    fit2 = mixed_models.fit_size_model(data=data)
     log.info("bootstrap: %d refits per model", n_boot)
-    boot1 = models.bootstrap_fixed_effects(data=data, fit=fit1, n_boot=n_boot, seed=seed, n_jobs=n_jobs)
-    boot2 = models.bootstrap_fixed_effects(data=data, fit=fit2, n_boot=n_boot, seed=seed, n_jobs=n_jobs)
-    components = models.variance_components(data=data, sources=collected.sources)
-    association, association_r = models.single_source_association(data=data, components=components)
+    boot1 = bootstrap.bootstrap_fixed_effects(data=data, fit=fit1, n_boot=n_boot, seed=seed, n_jobs=n_jobs)
+    boot2 = bootstrap.bootstrap_fixed_effects(data=data, fit=fit2, n_boot=n_boot, seed=seed, n_jobs=n_jobs)
+    components = summaries.variance_components(data=data, sources=collected.sources)
+    association, association_r = summaries.single_source_association(data=data, components=components)
 
     alias, alias_source = _alias(cfg, collected, data)
     analysis = Analysis(
         collected=collected, data=data, fit1=fit1, boot1=boot1, fit2=fit2, boot2=boot2,
-        effects1=models.fixed_effects_table(fit=fit1, boot=boot1),
-        effects2=models.fixed_effects_table(fit=fit2, boot=boot2),
-        pairwise=models.pairwise_comparisons(fit=fit1, boot=boot1),
-        mean_slope=models.mean_multisource_slope(fit=fit1, boot=boot1),
-        components=components, means=models.strategy_means(data=data), association=association,
+        effects1=summaries.fixed_effects_table(fit=fit1, boot=boot1),
+        effects2=summaries.fixed_effects_table(fit=fit2, boot=boot2),
+        pairwise=summaries.pairwise_comparisons(fit=fit1, boot=boot1),
+        mean_slope=summaries.mean_multisource_slope(fit=fit1, boot=boot1),
+        components=components, means=summaries.strategy_means(data=data), association=association,
         association_r=association_r, alias=alias, alias_source=alias_source, notes=notes,
         settings={"n_boot": n_boot, "seed": seed},
     )
@@ -74,7 +74,7 @@ def analyze(cfg: DictConfig, *, output_dir: Path):
 
 
 def _alias(cfg: DictConfig, collected, data):
-    from mtl_music.analysis import collect, models
+    from mtl_music.analysis import collect, summaries
 
     if cfg.get("alias"):
         path = Path(str(cfg.alias)).expanduser()
@@ -83,7 +83,7 @@ def _alias(cfg: DictConfig, collected, data):
         return collect.read_alias(path=path), f"read from `{path}`"
     if collected.alias is not None:
         return collected.alias, f"read from `{collect.ALIAS_FILE}` in the sweep folder"
-    correlation = models.main_effect_correlation(data=data, sources=collected.sources)
+    correlation = summaries.main_effect_correlation(data=data, sources=collected.sources)
     return correlation, ("no alias.csv in the sweep folder, so the absolute correlations between the runs' "
                          "main-effect columns (strategy levels, number of sources, source presence) stand in")
 

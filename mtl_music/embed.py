@@ -34,14 +34,14 @@ OUTPUT_SUFFIXES = (".npy", ".npz", ".parquet", ".csv")
 def audio_files(path: str | Path) -> list[Path]:
     """One audio file, or every audio file under a folder (sorted, hidden files skipped)."""
     from mtl_music.audio import AUDIO_EXTENSIONS
+    from mtl_music.audio.files import audio_files as scan
 
     root = Path(str(path)).expanduser()
     if root.is_file():
         return [root]
     if not root.is_dir():
         raise DataError(f"input={path}: no such file or folder")
-    files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS
-                   and not any(part.startswith(".") for part in p.relative_to(root).parts))
+    files = scan(root, recursive=True)
     if not files:
         raise DataError(f"input={path}: no audio files ({', '.join(sorted(AUDIO_EXTENSIONS))}) in this folder")
     return files

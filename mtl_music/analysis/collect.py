@@ -44,7 +44,7 @@ PAPER_SOURCE_ORDER: tuple[str, ...] = TABLE6_SOURCE_ORDER
 METRIC_PREFERENCE: tuple[str, ...] = tuple(TASK_METRICS.values())
 
 
-def normalise_strategy(name: str) -> str:
+def normalize_strategy(name: str) -> str:
     """``"MS-CR@2"`` / ``"ms_cr@2"`` → ``"ms_cr@2"``; other names are lower-cased and kept."""
     return str(name).strip().lower().replace("-", "_")
 
@@ -152,7 +152,7 @@ def collect_runs(*, runs_dir: str | Path, metrics: Mapping[str, str] | None = No
         frame.insert(0, "folder", path.parent.relative_to(runs_dir).as_posix() or ".")
         frames.append(frame)
     rows = pd.concat(frames, ignore_index=True)
-    rows["strategy"] = rows["strategy"].map(normalise_strategy)
+    rows["strategy"] = rows["strategy"].map(normalize_strategy)
     n_nan = int(rows["value"].isna().sum())
     if n_nan:
         notes.append(f"{n_nan} result rows with a NaN value were left out.")
@@ -259,7 +259,7 @@ def _read_summaries(*, runs_dir: Path, folders: Sequence[str], notes: list[str])
         sources = summary.get("sources") or {}
         rows.append({
             "folder": folder,
-            "arch": normalise_strategy(summary.get("arch", "")),
+            "arch": normalize_strategy(summary.get("arch", "")),
             "representation_dim": summary.get("representation_dim"),
             "seconds": summary.get("seconds"),
             "k": {str(n): int(v["k"]) for n, v in sources.items() if isinstance(v, Mapping) and "k" in v},

@@ -5,7 +5,7 @@ drawn on :class:`matplotlib.figure.Figure` objects with the Agg canvas — never
 ``pyplot`` — so nothing global (backend, open-figure registry) is touched and the functions
 are safe in a headless process or next to a user's own plotting.
 
-Inputs are the frames of :mod:`mtl_music.analysis.collect` and :mod:`mtl_music.analysis.models`:
+Inputs are the frames of :mod:`mtl_music.analysis.collect` and :mod:`mtl_music.analysis.mixed_models` / :mod:`~mtl_music.analysis.summaries`:
 ``scores`` (one row per run and target: ``strategy, sources, n_sources, target, score``),
 ``data`` (the same with ``y_std``), ``baselines`` (``baseline, target, score``), fixed-effect
 tables (``label, estimate, ci_low, ci_high``).
@@ -199,7 +199,7 @@ def _effect_panel(axis, table: pd.DataFrame, title: str) -> None:
 
 def strategy_effects(*, table: pd.DataFrame, path: str | Path) -> Path:
     """Fig. 11: model 1 fixed effects — strategy intercepts (left) and n* slopes (right) with
-    their intervals. ``table``: :func:`mtl_music.analysis.models.fixed_effects_table` of model 1."""
+    their intervals. ``table``: :func:`mtl_music.analysis.summaries.fixed_effects_table` of model 1."""
     _require(table, ["term", "label", "estimate", "ci_low", "ci_high"], "Fig. 11")
     intercepts = table[table["term"].str.startswith("i_")]
     slopes = table[table["term"].str.startswith("n_")]

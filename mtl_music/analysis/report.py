@@ -26,7 +26,8 @@ import numpy as np
 import pandas as pd
 
 from mtl_music.analysis.collect import Collected, order_sources
-from mtl_music.analysis.models import Bootstrap, ModelFit
+from mtl_music.analysis.bootstrap import Bootstrap
+from mtl_music.analysis.mixed_models import ModelFit
 from mtl_music.paper import STRATEGIES, STRATEGY_LABELS
 
 HOLDS, FAILS, INCONCLUSIVE, UNTESTABLE = "holds", "does not hold", "inconclusive (CI spans 0)", "not testable"

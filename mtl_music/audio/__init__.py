@@ -1,5 +1,6 @@
 """Audio I/O and the mel front end: files → float32 stereo PCM → dB-mel spectrograms."""
 
+from mtl_music.audio.files import audio_files, is_audio_file
 from mtl_music.audio.io import (
     AUDIO_EXTENSIONS,
     RESAMPLE_QUALITY,
@@ -21,7 +22,9 @@ __all__ = [
     "DecodedAudio",
     "MelSettings",
     "MelSpectrogram",
+    "audio_files",
     "decode_audio",
+    "is_audio_file",
     "is_silent",
     "load_audio",
     "mel_filter_bank",

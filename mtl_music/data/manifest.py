@@ -1,9 +1,9 @@
 """Which tracks a dataset holds: a manifest file or a plain folder of audio.
 
 A manifest is a CSV or TSV with a header row naming the columns ``track_id``, ``path`` and
-optionally ``split`` and ``duration`` (other columns are ignored). The delimiter is a tab for
-``.tsv``/``.tab`` files, a comma for ``.csv``, and otherwise whichever of the two the header
-line contains. Paths are absolute or relative to the manifest's folder. ``split`` is one of
+optionally ``split`` and ``duration`` (other columns are ignored). The delimiter is the one of
+tab and comma the header line contains; when it holds both or neither, a tab for ``.tsv``/``.tab``
+files and a comma for ``.csv`` (:func:`mtl_music.tables.sniff_delimiter`). Paths are absolute or relative to the manifest's folder. ``split`` is one of
 ``train``, ``valid``, ``test``; where it is empty (or the column is absent) the track's split
 comes from :func:`hash_split`, the same rule a plain audio folder uses.
 """
@@ -16,10 +16,12 @@ import io
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping
 
+from mtl_music.audio.files import audio_files
 from mtl_music.audio.io import AUDIO_EXTENSIONS
 from mtl_music.errors import ConfigError, DataError
+from mtl_music.tables import sniff_delimiter
 
 SPLITS = ("train", "valid", "test")
 REQUIRED_COLUMNS = ("track_id", "path")
@@ -63,7 +65,7 @@ def read_manifest(path: str | os.PathLike, *, val_fraction: float = 0.1) -> list
     lines = text.splitlines()
     if not lines or not lines[0].strip():
         raise DataError(f"manifest {path} is empty; its first line must be a header with columns track_id, path[, split, duration]")
-    delimiter = _delimiter(path, lines[0])
+    delimiter = sniff_delimiter(first_line=lines[0], path=path)
     rows = csv.reader(io.StringIO(text), delimiter=delimiter)
     header = [name.strip().lower() for name in next(rows)]
     missing = [name for name in REQUIRED_COLUMNS if name not in header]
@@ -127,13 +129,8 @@ def scan_audio_dir(path: str | os.PathLike, *, val_fraction: float = 0.1) -> lis
         raise DataError(f"audio folder {root} does not exist or is not a folder; set data.audio_dir to the folder holding the audio")
     seen: dict[str, Path] = {}
     tracks: list[TrackEntry] = []
-    for file in sorted(root.rglob("*")):
-        relative = file.relative_to(root)
-        if any(part.startswith(".") for part in relative.parts) or file.suffix.lower() not in AUDIO_EXTENSIONS:
-            continue
-        if not file.is_file():
-            continue
-        track_id = relative.with_suffix("").as_posix()
+    for file in audio_files(root, recursive=True):
+        track_id = file.relative_to(root).with_suffix("").as_posix()
         if any(ch in track_id for ch in "\t\r\n"):
             raise DataError(f"audio file {file}: its name contains a tab or line break; rename it")
         if track_id in seen:
@@ -157,20 +154,3 @@ def dataset_tracks(data: Mapping[str, Any]) -> list[TrackEntry]:
         f"dataset '{data.get('name')}' has neither data.manifest nor data.audio_dir; set one, e.g. "
         "`python -m mtl_music.prepare data=folder data.name=mine data.audio_dir=/path/to/audio`"
     )
-
-
-def split_counts(tracks: Sequence[TrackEntry]) -> dict[str, int]:
-    """``{split: number of tracks}`` for the three splits."""
-    counts = dict.fromkeys(SPLITS, 0)
-    for track in tracks:
-        counts[track.split] += 1
-    return counts
-
-
-def _delimiter(path: Path, header_line: str) -> str:
-    suffix = path.suffix.lower()
-    if suffix in (".tsv", ".tab"):
-        return "\t"
-    if suffix == ".csv":
-        return ","
-    return "\t" if "\t" in header_line else ","

@@ -2,8 +2,10 @@
 
 * :mod:`.probes` — MLP probes for classification (accuracy) and regression (R²), R6.2, and
   one-vs-rest for multi-label tagging (ROC-AUC, PR-AUC).
-* :mod:`.recommend` — content-aware weighted matrix factorisation (Eq. 7) for cold-start
-  recommendation, nDCG@500, and an ``implicit`` ALS reference row, R6.3.
+* :mod:`.recommend` — cold-start recommendation, R6.3: the content-aware weighted matrix
+  factorisation of Eq. 7 (:mod:`.recommend.als`), the splits, nDCG@500 and the protocol with an
+  ``implicit`` ALS reference row (:mod:`.recommend.splits`, :mod:`.recommend.ndcg`,
+  :mod:`.recommend.protocol`).
 * :mod:`.baselines` — the 120-d MFCC baseline and user-supplied embeddings, R6.5.
 * :mod:`.results` — the tidy results table, R6.6.
 
@@ -15,10 +17,7 @@ from mtl_music.evaluation.probes import (
     TASK_SCORES,
     ProbeResult,
     probe_fit,
-    probe_score,
-    random_splits,
     run_probe_details,
-    run_probes,
 )
 from mtl_music.evaluation.recommend import (
     ContentWMF,
@@ -30,7 +29,6 @@ from mtl_music.evaluation.recommend import (
     filter_plays,
     fit_content_wmf,
     implicit_warm_reference,
-    ndcg_at_k,
     ndcg_per_user,
     warm_holdout_split,
 )
@@ -55,12 +53,8 @@ __all__ = [
     "join_sources",
     "mfcc_features",
     "mfcc_for_paths",
-    "ndcg_at_k",
     "ndcg_per_user",
     "probe_fit",
-    "probe_score",
-    "random_splits",
     "run_probe_details",
-    "run_probes",
     "warm_holdout_split",
 ]

@@ -47,7 +47,7 @@ def target_cache(*, name: str, tracks: Sequence[tuple[str, Path, str | None]], s
     return MelCache.open(cache_dir, settings=settings)
 
 
-def summarise_slices(features: torch.Tensor) -> torch.Tensor:
+def summarize_slices(features: torch.Tensor) -> torch.Tensor:
     """``(n_slices, D)`` -> ``(2·D,)``: mean then (population) standard deviation over slices."""
     features = features.double()
     return torch.cat([features.mean(0), features.std(0, unbiased=False)]).float()
@@ -80,7 +80,7 @@ def extract_features(*, represent: RepresentationFn, cache: MelCache, band_mean:
         rep = represent((x - mean) / std).float().cpu()
         start = 0
         for row, slices in pending:
-            out[row] = summarise_slices(rep[start:start + len(slices)])
+            out[row] = summarize_slices(rep[start:start + len(slices)])
             start += len(slices)
         pending.clear()
 

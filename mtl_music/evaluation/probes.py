@@ -14,8 +14,8 @@ A tag with a single class in the training part gets a constant predictor (scikit
 
 200 Adam epochs often stop short of scikit-learn's tolerance, which makes it warn
 ``ConvergenceWarning`` once per fit. That warning is expected under a fixed budget, so it is
-silenced; :func:`probe_fit` reports it as ``converged=False`` and :func:`run_probes` logs how
-many repetitions ran out of iterations.
+silenced; :func:`probe_fit` reports it as ``converged=False`` and :func:`run_probe_details` logs
+how many repetitions ran out of iterations.
 """
 
 from __future__ import annotations
@@ -140,7 +140,7 @@ def _multilabel_result(model, *, X_test: np.ndarray, y_train: np.ndarray, y_test
                        constant_tags=int(((train_positives == 0) | (train_positives == len(y_train))).sum()))
 
 
-def probe_score(
+def _probe_score(
     *,
     features: np.ndarray,
     labels: np.ndarray,
@@ -150,12 +150,12 @@ def probe_score(
     seed: int,
 ) -> float:
     """Accuracy (classification), R² (regression) or ROC-AUC (multilabel) of the MLP probe;
-    see :func:`probe_fit`."""
+    see :func:`probe_fit`. Only the tests use this shorthand."""
     return probe_fit(features=features, labels=labels, train_idx=train_idx, test_idx=test_idx,
                      task=task, seed=seed).score
 
 
-def run_probes(
+def _run_probes(
     *,
     features: np.ndarray,
     labels: np.ndarray,
@@ -163,11 +163,8 @@ def run_probes(
     task: str,
     seed: int = 0,
 ) -> list[float]:
-    """One probe score per split; repetition ``r`` uses ``random_state = seed + r``.
-
-    ``splits``: list of ``(train_idx, test_idx)``, e.g. from :func:`random_splits` or a dataset's
-    own split. Logs how many repetitions ended at the 200-iteration budget unconverged.
-    """
+    """The primary score of each of :func:`run_probe_details`' results. Only the tests use this
+    shorthand."""
     results = run_probe_details(features=features, labels=labels, splits=splits, task=task, seed=seed)
     return [res.score for res in results]
 
@@ -180,8 +177,13 @@ def run_probe_details(
     task: str,
     seed: int = 0,
 ) -> list[ProbeResult]:
-    """Like :func:`run_probes`, with every score and convergence information per repetition.
-    Logs how many multi-label tags the scores left out or fitted as constants."""
+    """One :class:`ProbeResult` per split (every score and convergence information); repetition
+    ``r`` uses ``random_state = seed + r``.
+
+    ``splits``: list of ``(train_idx, test_idx)``, e.g. a target's
+    (:func:`mtl_music.targets.target_splits`). Logs how many
+    repetitions ended at the 200-iteration budget unconverged, and how many multi-label tags the
+    scores left out or fitted as constants."""
     if len(splits) == 0:
         raise DataError("no train/test split given; pass at least one (train_idx, test_idx) pair")
     results = []
@@ -207,7 +209,7 @@ def run_probe_details(
     return results
 
 
-def random_splits(
+def _random_splits(
     *,
     n: int,
     n_repetitions: int = 5,
@@ -219,7 +221,8 @@ def random_splits(
 
     ``strata`` (n,): stratify on these labels (the class labels for classification, the genre for
     MediaEval's regression targets); ``None`` for plain random splits. Repetition ``r`` uses seed
-    ``seed + r``. Returns sorted index arrays.
+    ``seed + r``. Returns sorted index arrays. Only the tests use it, to split toy data; the
+    targets' splits are :mod:`mtl_music.targets.base`'s (seeded differently).
     """
     from sklearn.model_selection import ShuffleSplit, StratifiedShuffleSplit
 

@@ -5,7 +5,7 @@
 (:class:`~mtl_music.audio.mel.MelSpectrogram`), slicing into 2.5 s windows
 (:func:`frame_windows`), standardisation with the checkpoint's training-band statistics, the
 network's representation and the summary over slices
-(:func:`~mtl_music.evaluation.features.summarise_slices`). ``mtl_music.embed``, the HEAR API
+(:func:`~mtl_music.evaluation.features.summarize_slices`). ``mtl_music.embed``, the HEAR API
 (:mod:`mtl_music.hear`) and the TorchScript export (:mod:`mtl_music.export`) all run it, so
 their vectors agree by construction.
 
@@ -31,7 +31,7 @@ from torch import nn
 
 from mtl_music.audio.io import stereo_tensor
 from mtl_music.audio.mel import MelSpectrogram, centred_frames
-from mtl_music.evaluation.features import summarise_slices
+from mtl_music.evaluation.features import summarize_slices
 
 #: Default timestamp hop in STFT frames: 4 × 256 / 22,050 Hz = 46.4 ms (HEAR asks for <= 50 ms).
 DEFAULT_HOP_FRAMES = 4
@@ -157,7 +157,7 @@ class AudioEmbedder(nn.Module):
 
     def forward(self, audio: torch.Tensor) -> torch.Tensor:
         """One track -> ``(embedding_size,)`` float32: mean then population std over its slices."""
-        return summarise_slices(self.slice_embeddings(audio))
+        return summarize_slices(self.slice_embeddings(audio))
 
     # ------------------------------------------------------------------ batches of sounds
     @torch.jit.export
@@ -178,7 +178,7 @@ class AudioEmbedder(nn.Module):
                       for i in range(first, min(first + group, n_sounds))]
             reps = self.represent(torch.cat(slices)).reshape(len(slices), per_sound, self.representation_size)
             for j in range(len(slices)):
-                rows.append(summarise_slices(reps[j]))
+                rows.append(summarize_slices(reps[j]))
         return torch.stack(rows)
 
     @torch.jit.export

@@ -8,21 +8,11 @@ from collections import Counter
 from pathlib import Path
 from typing import Sequence
 
+from mtl_music.audio.files import audio_files, is_audio_file
 from mtl_music.audio.io import AUDIO_EXTENSIONS
 from mtl_music.targets.options import TargetOptions
 
 log = logging.getLogger(__name__)
-
-
-def is_audio(path: Path) -> bool:
-    """A visible file with one of :data:`~mtl_music.audio.io.AUDIO_EXTENSIONS`."""
-    return not path.name.startswith(".") and path.suffix.lower() in AUDIO_EXTENSIONS and path.is_file()
-
-
-def audio_files(folder: Path) -> list[Path]:
-    """The audio files directly inside ``folder``, sorted by name (subfolders are not searched:
-    none of these datasets nests audio deeper)."""
-    return sorted((p for p in folder.iterdir() if is_audio(p)), key=lambda p: p.name)
 
 
 def class_folders(audio_dir: Path, *, classes: Sequence[str] | None, options: TargetOptions,
@@ -47,7 +37,7 @@ def class_folders(audio_dir: Path, *, classes: Sequence[str] | None, options: Ta
                    if p.is_dir() and not p.name.startswith(".") and p.name not in ignored)
     if classes is None:
         if not found:
-            loose = sum(1 for p in audio_dir.iterdir() if is_audio(p))
+            loose = sum(1 for p in audio_dir.iterdir() if is_audio_file(p))
             hint = f" ({loose} audio files lie directly in it: they must be sorted into class folders)" if loose else ""
             raise options.layout_error(f"{audio_dir} holds no class folder{hint}")
         selected = found
@@ -61,11 +51,12 @@ def class_folders(audio_dir: Path, *, classes: Sequence[str] | None, options: Ta
             log.warning("target %s: ignoring folder(s) %s in %s: not among %s", options.name,
                         ", ".join(extra), audio_dir, options.key("classes"))
         selected = sorted(set(classes))
-    loose = [p.name for p in audio_dir.iterdir() if is_audio(p)]
+    loose = [p.name for p in audio_dir.iterdir() if is_audio_file(p)]
     if loose:
         log.warning("target %s: ignoring %d audio file(s) directly in %s (e.g. %s); only class folders are read",
                     options.name, len(loose), audio_dir, loose[0])
-    files = {name: audio_files(audio_dir / name) for name in selected}
+    # Subfolders are not searched: none of these datasets nests audio deeper.
+    files = {name: audio_files(audio_dir / name, recursive=False) for name in selected}
     empty = [name for name, paths in files.items() if not paths]
     if empty:
         raise options.layout_error(f"class folder(s) {', '.join(str(audio_dir / n) for n in empty)} hold no audio file "

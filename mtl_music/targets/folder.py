@@ -48,7 +48,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from mtl_music.audio.files import is_audio_file
 from mtl_music.errors import ConfigError, DataError
+from mtl_music.tables import sniff_delimiter
 from mtl_music.targets.base import (
     DEFAULT_TEST_FRACTION,
     TASK_METRICS,
@@ -62,7 +64,6 @@ from mtl_music.targets.base import (
     random_splits,
     stratified_splits,
 )
-from mtl_music.targets.class_folders import is_audio
 from mtl_music.targets.options import TargetOptions
 
 log = logging.getLogger(__name__)
@@ -183,10 +184,7 @@ def _delimiter(first_line: str, path: Path, option: Any, options: TargetOptions)
     fixed = DELIMITERS[str(option)]
     if fixed is not None:
         return fixed
-    tab, comma = "\t" in first_line, "," in first_line
-    if tab != comma:  # exactly one of them: the first row says it
-        return "\t" if tab else ","
-    return "\t" if path.suffix.lower() in (".tsv", ".tab") else ","
+    return sniff_delimiter(first_line=first_line, path=path)
 
 
 def read_rows(path: Path, *, delimiter: Any, options: TargetOptions) -> list[tuple[int, list[str]]]:
@@ -436,7 +434,7 @@ def _check_rows(labels: LabelFile, *, root: Path, options: TargetOptions) -> lis
                              f"{where} (and line {seen_ids[track_id]})")
                 ok = False
             seen_ids[track_id] = line
-            if not is_audio(path):
+            if not is_audio_file(path):
                 log.warning("target %s: %s, line %d: %s has no audio extension; the mel cache will try to read it",
                             options.name, labels.path.name, line, cell)
         for name, column in zip(labels.label_names(), labels.label_columns):

@@ -26,6 +26,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from mtl_music.audio.files import audio_files
 from mtl_music.errors import DataError
 from mtl_music.targets.base import (
     DEFAULT_TEST_FRACTION,
@@ -35,7 +36,6 @@ from mtl_music.targets.base import (
     predefined_splits,
     stratified_splits,
 )
-from mtl_music.targets.class_folders import audio_files
 from mtl_music.targets.options import TargetOptions
 
 log = logging.getLogger(__name__)
@@ -112,7 +112,7 @@ def load_index(cfg: Any) -> TargetIndex:
                     options.name, songs_info_csv, split_column)
         split_column = None
     info = {normalise_id(row.get(id_column, "")): row for row in info_rows}
-    audio = {normalise_id(p.stem): p for p in audio_files(audio_dir)}
+    audio = {normalise_id(p.stem): p for p in audio_files(audio_dir, recursive=False)}
 
     tracks: list[TargetTrack] = []
     problems: dict[str, list[str]] = {"no songs_info row": [], "no numeric label": [], f"no audio in {audio_dir}": [],

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mtl_music.analysis import figures, models
+from mtl_music.analysis import figures, mixed_models, summaries
 from mtl_music.errors import DataError
 
 from tests.helpers.analysis import SOURCES, simulate_runs, simulate_scores
@@ -18,7 +18,7 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 def tables():
     runs = simulate_runs(n_runs=24, seed=1)
     scores = simulate_scores(runs=runs, targets=3, seed=2, source_effects={0: {"bpm": 1.0}})
-    data = models.standardise_scores(scores=scores)
+    data = mixed_models.standardize_scores(scores=scores)
     baselines = pd.DataFrame({"folder": ".", "baseline": ["rand", "mfcc"] * 3,
                               "target": np.repeat(sorted(set(data["target"])), 2), "metric": "accuracy",
                               "score": [0.3, 0.4] * 3, "n_repetitions": 2})
@@ -27,11 +27,11 @@ def tables():
                              "ci_low": [-1.2, 0.3, 0.1], "ci_high": [-0.8, 0.7, 0.2]})
     effects2 = pd.DataFrame({"term": ["Intercept", "rstar"], "label": ["β0 intercept", "β10 network size r*"],
                              "strategy": "", "estimate": [-1.0, 1.5], "ci_low": [-1.1, 1.6], "ci_high": [-0.9, 1.9]})
-    components = models.variance_components(data=data, sources=list(SOURCES))
-    association, _ = models.single_source_association(data=data, components=components)
+    components = summaries.variance_components(data=data, sources=list(SOURCES))
+    association, _ = summaries.single_source_association(data=data, components=components)
     counts = pd.DataFrame({"strategy": ["ss_r", "mss_cr", "mss_cr", "ms_sr@fc", "ms_sr@fc"],
                            "n_sources": [1, 2, 3, 2, 3], "n_params": [576482, 1152964, 1729446, 590000, 600000]})
-    alias = models.main_effect_correlation(data=data, sources=list(SOURCES))
+    alias = summaries.main_effect_correlation(data=data, sources=list(SOURCES))
     return dict(data=data, baselines=baselines, effects1=effects1, effects2=effects2, components=components,
                 association=association, counts=counts, alias=alias)
 

@@ -1,4 +1,5 @@
-"""Mixed models, bootstrap and variance components (mtl_music.analysis.models) on planted data."""
+"""Mixed models, bootstrap and variance components (mtl_music.analysis.mixed_models, .bootstrap,
+.summaries) on planted data."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mtl_music.analysis import models
+from mtl_music.analysis import bootstrap, mixed_models, summaries
 from mtl_music.errors import DataError
 
 from tests.helpers.analysis import PLANTED_INTERCEPTS, PLANTED_SLOPES, SOURCES, STRATEGIES, simulate_runs, simulate_scores
@@ -16,16 +17,16 @@ def _planted_data(*, n_runs=60, targets=6, noise=0.25, seed=0, **kwargs) -> pd.D
     """Standardised-model columns, with y* = the planted y (so the planted values are the truth)."""
     runs = simulate_runs(n_runs=n_runs, seed=seed)
     scores = simulate_scores(runs=runs, targets=targets, noise=noise, seed=seed + 1, **kwargs)
-    data = models.standardise_scores(scores=scores)
+    data = mixed_models.standardize_scores(scores=scores)
     data["y_std"] = data["y_planted"]
     return data
 
 
-def test_standardise_scores_within_target_and_codes_n_and_r():
+def test_standardize_scores_within_target_and_codes_n_and_r():
     runs = simulate_runs(n_runs=24)
     scores = simulate_scores(runs=runs, targets=3)
     scores = pd.concat([scores, scores.iloc[:1].assign(target="lonely")])  # 1 run: cannot be standardised
-    data = models.standardise_scores(scores=scores)
+    data = mixed_models.standardize_scores(scores=scores)
 
     assert "lonely" not in set(data["target"])
     per_target = data.groupby("target")["y_std"]
@@ -38,20 +39,20 @@ def test_standardise_scores_within_target_and_codes_n_and_r():
     assert data.loc[data["strategy"] == "ms_cr@2", "rstar"].unique().tolist() == [0.8]
     np.testing.assert_array_equal(data["n_mss_cr"], data["i_mss_cr"] * data["nstar"])
     with pytest.raises(DataError, match="not learned strategies"):
-        models.standardise_scores(scores=scores.assign(strategy="mfcc"))
+        mixed_models.standardize_scores(scores=scores.assign(strategy="mfcc"))
 
 
 def test_strategy_model_recovers_planted_effects():
     # 5 targets x 48 runs and 4 replicates keep this under ~10 s (each refit of the 11-variance
     # model is ~1 s of Powell iterations).
     data = _planted_data(n_runs=48, targets=5, noise=0.2, u0_sd=0.05, u1_sd=0.01)
-    fit = models.fit_strategy_model(data=data)
+    fit = mixed_models.fit_strategy_model(data=data)
     assert fit.structure == fit.spec.structures[0], fit.dropped  # the paper's structure converges here
-    boot = models.bootstrap_fixed_effects(data=data, fit=fit, n_boot=4, seed=0)
-    table = models.fixed_effects_table(fit=fit, boot=boot)
+    boot = bootstrap.bootstrap_fixed_effects(data=data, fit=fit, n_boot=4, seed=0)
+    table = summaries.fixed_effects_table(fit=fit, boot=boot)
 
-    truth = {models.intercept_term(s): v for s, v in PLANTED_INTERCEPTS.items()}
-    truth |= {models.slope_term(s): v for s, v in PLANTED_SLOPES.items()}
+    truth = {mixed_models.intercept_term(s): v for s, v in PLANTED_INTERCEPTS.items()}
+    truth |= {mixed_models.slope_term(s): v for s, v in PLANTED_SLOPES.items()}
     assert set(table["term"]) == set(truth)
     for row in table.itertuples():
         tolerance = 0.2 if row.term.startswith("i_") else 0.04  # about 3 standard errors
@@ -69,17 +70,17 @@ def test_size_model_recovers_planted_effects():
     for d in range(6):
         u = rng.normal(0, [0.05, 0.01, 0.01])
         for run in runs.itertuples():
-            r = models.NETWORK_SIZE[run.strategy]
+            r = mixed_models.NETWORK_SIZE[run.strategy]
             n = 0 if run.strategy == "ss_r" else run.n_sources - 2
             y = (beta["Intercept"] + (beta["rstar"] + u[0]) * r + (beta["nstar"] + u[1]) * n
                  + (beta["rn"] + u[2]) * r * n + rng.normal(0, 0.15))
             rows.append({**run._asdict(), "target": f"t{d}", "metric": "r2", "score": y})
-    data = models.standardise_scores(scores=pd.DataFrame(rows).drop(columns="Index"))
+    data = mixed_models.standardize_scores(scores=pd.DataFrame(rows).drop(columns="Index"))
     data["y_std"] = data["score"]  # fit on the planted scale
 
-    fit = models.fit_size_model(data=data)
-    boot = models.bootstrap_fixed_effects(data=data, fit=fit, n_boot=8, seed=1)
-    table = models.fixed_effects_table(fit=fit, boot=boot).set_index("term")
+    fit = mixed_models.fit_size_model(data=data)
+    boot = bootstrap.bootstrap_fixed_effects(data=data, fit=fit, n_boot=8, seed=1)
+    table = summaries.fixed_effects_table(fit=fit, boot=boot).set_index("term")
     assert list(table.index) == ["Intercept", "rstar", "nstar", "rn"]
     for term, value in beta.items():
         tolerance = 0.15 if term in ("Intercept", "rstar") else 0.05
@@ -89,15 +90,15 @@ def test_size_model_recovers_planted_effects():
 
 def test_fallback_to_simpler_structure_is_recorded(monkeypatch):
     data = _planted_data(n_runs=24, targets=3)
-    real = models._fit_structure
+    real = mixed_models.fit_structure
 
     def no_random_slopes(data, spec, structure, *args, **kwargs):
         if any(name.startswith("u1_") for name, _ in structure.components):
-            raise models._FitFailed("powell: did not converge")
+            raise mixed_models.FitFailed("powell: did not converge")
         return real(data, spec, structure, *args, **kwargs)
 
-    monkeypatch.setattr(models, "_fit_structure", no_random_slopes)
-    fit = models.fit_strategy_model(data=data)
+    monkeypatch.setattr(mixed_models, "fit_structure", no_random_slopes)
+    fit = mixed_models.fit_strategy_model(data=data)
     assert fit.structure.label.startswith("per-strategy random intercepts per target")
     assert fit.dropped == [(fit.spec.structures[0].label, "powell: did not converge")]
     assert all(not name.startswith("u1_") for name in fit.variances.index)
@@ -105,7 +106,7 @@ def test_fallback_to_simpler_structure_is_recorded(monkeypatch):
 
 def test_one_target_is_fitted_by_ols():
     data = _planted_data(n_runs=24, targets=1)
-    fit = models.fit_size_model(data=data)
+    fit = mixed_models.fit_size_model(data=data)
     assert fit.structure.kind == "ols" and fit.optimizer == "ols"
     assert all(why.startswith("one target") for _, why in fit.dropped) and len(fit.dropped) == 4
 
@@ -113,40 +114,40 @@ def test_one_target_is_fitted_by_ols():
 def test_constant_n_drops_that_strategy_slope_and_rank_deficiency_is_an_error():
     data = _planted_data(n_runs=24, targets=3)
     data.loc[data["strategy"] == "ms_sr@fc", ["nstar", "n_ms_sr_fc"]] = 6.0  # only n = 8 runs
-    spec = models.strategy_model_spec(data=data)
+    spec = mixed_models.strategy_model_spec(data=data)
     assert "n_ms_sr_fc" not in spec.terms and "i_ms_sr_fc" in spec.terms
     # SS-R's n* is always 0, so an SS-R slope column is all zeros.
-    ols_only = models.ModelSpec(name="broken", terms=("i_ss_r", "n_ss_r"), labels={"i_ss_r": "x", "n_ss_r": "y"},
-                                structures=(models.RandomStructure("OLS", "ols"),))
+    ols_only = mixed_models.ModelSpec(name="broken", terms=("i_ss_r", "n_ss_r"), labels={"i_ss_r": "x", "n_ss_r": "y"},
+                                structures=(mixed_models.RandomStructure("OLS", "ols"),))
     with pytest.raises(DataError, match="rank deficient"):
-        models.fit_model(data=data, spec=ols_only)
+        mixed_models.fit_model(data=data, spec=ols_only)
 
 
 def test_bootstrap_is_seeded_and_independent_of_n_jobs():
     data = _planted_data(n_runs=24, targets=3)
-    fit = models.fit_size_model(data=data)
-    first = models.bootstrap_fixed_effects(data=data, fit=fit, n_boot=4, seed=5)
-    again = models.bootstrap_fixed_effects(data=data, fit=fit, n_boot=4, seed=5, n_jobs=2)
-    other = models.bootstrap_fixed_effects(data=data, fit=fit, n_boot=4, seed=6)
+    fit = mixed_models.fit_size_model(data=data)
+    first = bootstrap.bootstrap_fixed_effects(data=data, fit=fit, n_boot=4, seed=5)
+    again = bootstrap.bootstrap_fixed_effects(data=data, fit=fit, n_boot=4, seed=5, n_jobs=2)
+    other = bootstrap.bootstrap_fixed_effects(data=data, fit=fit, n_boot=4, seed=6)
     pd.testing.assert_frame_equal(first.replicates, again.replicates)
     assert not np.allclose(first.replicates.to_numpy(), other.replicates.to_numpy())
     # Resampling keeps every target's size.
-    sample = models.resample_within_target(data, np.random.default_rng(0))
+    sample = bootstrap.resample_within_target(data, np.random.default_rng(0))
     assert sample.groupby("target").size().equals(data.groupby("target").size())
 
 
 def test_contrasts_pairwise_and_p_values_from_known_replicates():
     data = _planted_data(n_runs=24, targets=3)
-    spec = models.strategy_model_spec(data=data)
-    spec = models.ModelSpec(name=spec.name, terms=spec.terms, labels=spec.labels,
-                            structures=(models.RandomStructure("OLS", "ols"),))
-    fit = models.fit_model(data=data, spec=spec)
+    spec = mixed_models.strategy_model_spec(data=data)
+    spec = mixed_models.ModelSpec(name=spec.name, terms=spec.terms, labels=spec.labels,
+                            structures=(mixed_models.RandomStructure("OLS", "ols"),))
+    fit = mixed_models.fit_model(data=data, spec=spec)
     replicates = pd.DataFrame(0.0, index=range(100), columns=list(spec.terms))
     replicates["i_mss_cr"] = np.linspace(1, 2, 100)       # always above i_ms_cr_2 + 0
     replicates["i_ms_cr_2"] = np.linspace(-0.5, 1.5, 100)  # straddles i_ss_r = 0
-    boot = models.Bootstrap(replicates=replicates, n_boot=100, n_failed=0, seed=0)
+    boot = bootstrap.Bootstrap(replicates=replicates, n_boot=100, n_failed=0, seed=0)
 
-    pairs = models.pairwise_comparisons(fit=fit, boot=boot).set_index("comparison")
+    pairs = summaries.pairwise_comparisons(fit=fit, boot=boot).set_index("comparison")
     assert len(pairs) == 15  # 6 strategies, every pair once
     row = pairs.loc["MSS-CR − SS-R"]
     assert row["ci_low"] == pytest.approx(np.quantile(np.linspace(1, 2, 100), 0.025))
@@ -155,7 +156,7 @@ def test_contrasts_pairwise_and_p_values_from_known_replicates():
     assert straddling["ci_low"] < 0 < straddling["ci_high"]
     assert straddling["p_boot"] == pytest.approx(2 * 25 / 100)  # 25 of 100 replicates ≤ 0
     assert row["estimate"] == pytest.approx(fit.params["i_mss_cr"] - fit.params["i_ss_r"])
-    mean_slope = models.mean_multisource_slope(fit=fit, boot=boot)
+    mean_slope = summaries.mean_multisource_slope(fit=fit, boot=boot)
     slopes = [t for t in spec.terms if t.startswith("n_")]
     assert mean_slope["estimate"] == pytest.approx(fit.params[slopes].mean())
 
@@ -164,21 +165,21 @@ def test_variance_components_single_out_the_planted_source():
     runs = simulate_runs(n_runs=90, seed=2)
     scores = simulate_scores(runs=runs, targets=2, noise=0.2, seed=4,
                              source_effects={0: {"bpm": 1.5}, 1: {"tag": 0.8, "artist": 0.8}})
-    data = models.standardise_scores(scores=scores)
-    table = models.variance_components(data=data, sources=list(SOURCES))
+    data = mixed_models.standardize_scores(scores=scores)
+    table = summaries.variance_components(data=data, sources=list(SOURCES))
     wide = table.pivot(index="source", columns="target", values="percent")
     assert wide["target0"].idxmax() == "bpm" and wide.loc["bpm", "target0"] > 80
     assert set(wide["target1"].nlargest(2).index) == {"tag", "artist"}
     np.testing.assert_allclose(wide.sum(), 100)
     assert (table["component"].dropna() >= 0).all()
-    pairs, r = models.single_source_association(data=data, components=table)
+    pairs, r = summaries.single_source_association(data=data, components=table)
     assert set(pairs.columns) == {"source", "target", "ssr_mean_std", "percent"} and np.isfinite(r)
 
 
 def test_main_effect_correlation_is_symmetric_in_unit_range():
     data = _planted_data(n_runs=24, targets=2)
-    corr = models.main_effect_correlation(data=data, sources=list(SOURCES))
+    corr = summaries.main_effect_correlation(data=data, sources=list(SOURCES))
     assert corr.shape[0] == corr.shape[1] and {"SS-R", "n sources", "tag"} <= set(corr.index)
     np.testing.assert_allclose(corr.to_numpy(), corr.to_numpy().T)
     assert ((corr >= 0) & (corr <= 1 + 1e-12)).all().all()
-    assert set(STRATEGIES) == set(models.NETWORK_SIZE)
+    assert set(STRATEGIES) == set(mixed_models.NETWORK_SIZE)

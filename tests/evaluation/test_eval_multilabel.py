@@ -12,7 +12,7 @@ import pytest
 
 from mtl_music.errors import DataError
 from mtl_music.evaluation import probes
-from mtl_music.evaluation.probes import TASK_SCORES, probe_fit, random_splits, run_probe_details
+from mtl_music.evaluation.probes import TASK_SCORES, _random_splits, probe_fit, run_probe_details
 from mtl_music.targets import TASK_EXTRA_METRICS, TASK_METRICS
 
 
@@ -31,7 +31,7 @@ def test_probe_scores_name_the_targets_metrics():
 
 def test_multilabel_probe_reports_roc_auc_and_pr_auc_on_separable_tags():
     X, Y = tagged()
-    train, test = random_splits(n=len(Y), n_repetitions=1, seed=1)[0]
+    train, test = _random_splits(n=len(Y), n_repetitions=1, seed=1)[0]
     result = probe_fit(features=X, labels=Y, train_idx=train, test_idx=test, task="multilabel", seed=0)
     assert set(result.scores) == {"roc_auc", "pr_auc"} and result.score == result.scores["roc_auc"]
     assert result.scores["roc_auc"] > 0.9 and result.scores["pr_auc"] > 0.85

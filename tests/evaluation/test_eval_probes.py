@@ -9,7 +9,7 @@ import pytest
 
 from mtl_music.errors import ConfigError, DataError
 from mtl_music.evaluation import probes
-from mtl_music.evaluation.probes import probe_fit, probe_score, random_splits, run_probe_details, run_probes
+from mtl_music.evaluation.probes import _probe_score, _random_splits, _run_probes, probe_fit, run_probe_details
 
 
 def blobs(n=160, dim=12, classes=3, seed=0):
@@ -22,13 +22,13 @@ def blobs(n=160, dim=12, classes=3, seed=0):
 def test_classification_probe_learns_separable_classes():
     X, y = blobs()
     X = X * 1000 + 50  # StandardScaler (fit on the training part) removes the units
-    splits = random_splits(n=len(y), n_repetitions=2, strata=y, seed=0)
-    scores = run_probes(features=X, labels=y, splits=splits, task="classification", seed=0)
+    splits = _random_splits(n=len(y), n_repetitions=2, strata=y, seed=0)
+    scores = _run_probes(features=X, labels=y, splits=splits, task="classification", seed=0)
     assert len(scores) == 2 and min(scores) >= 0.9
     # Same seed → same score; string labels work the same way.
     train, test = splits[0]
     names = np.array(["jazz", "rock", "pop"])[y]
-    assert probe_score(features=X, labels=names, train_idx=train, test_idx=test, task="classification",
+    assert _probe_score(features=X, labels=names, train_idx=train, test_idx=test, task="classification",
                        seed=0) == scores[0]
 
 
@@ -36,11 +36,11 @@ def test_regression_probe_reports_r2():
     rng = np.random.default_rng(1)
     X = rng.standard_normal((200, 8))
     y = X @ rng.standard_normal(8) + 0.05 * rng.standard_normal(200)
-    train, test = random_splits(n=200, n_repetitions=1, seed=3)[0]
-    assert probe_score(features=X, labels=y, train_idx=train, test_idx=test, task="regression", seed=0) > 0.8
+    train, test = _random_splits(n=200, n_repetitions=1, seed=3)[0]
+    assert _probe_score(features=X, labels=y, train_idx=train, test_idx=test, task="regression", seed=0) > 0.8
     # Two targets at once (arousal, valence): uniform average R².
     Y = np.stack([y, -y], axis=1)
-    assert probe_score(features=X, labels=Y, train_idx=train, test_idx=test, task="regression", seed=0) > 0.8
+    assert _probe_score(features=X, labels=Y, train_idx=train, test_idx=test, task="regression", seed=0) > 0.8
 
 
 def test_repetition_r_uses_seed_plus_r(monkeypatch):
@@ -53,7 +53,7 @@ def test_repetition_r_uses_seed_plus_r(monkeypatch):
 
     monkeypatch.setattr(probes, "probe_fit", spy)
     X, y = blobs(n=60)
-    run_probes(features=X, labels=y, splits=random_splits(n=60, n_repetitions=3, strata=y), task="classification",
+    _run_probes(features=X, labels=y, splits=_random_splits(n=60, n_repetitions=3, strata=y), task="classification",
                seed=10)
     assert seen == [10, 11, 12]
 
@@ -61,7 +61,7 @@ def test_repetition_r_uses_seed_plus_r(monkeypatch):
 def test_unconverged_fits_are_counted_not_warned(monkeypatch, caplog):
     monkeypatch.setattr(probes, "MAX_ITER", 2)  # far too few epochs: sklearn would warn
     X, y = blobs(n=60)
-    splits = random_splits(n=60, n_repetitions=2, strata=y)
+    splits = _random_splits(n=60, n_repetitions=2, strata=y)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # any escaping warning fails the test
         with caplog.at_level("INFO", logger="mtl_music.evaluation.probes"):
@@ -83,7 +83,7 @@ def test_probe_uses_the_paper_settings(monkeypatch):
 
     monkeypatch.setattr(neural_network, "MLPClassifier", Spy)
     X, y = blobs(n=60)
-    train, test = random_splits(n=60, n_repetitions=1, strata=y)[0]
+    train, test = _random_splits(n=60, n_repetitions=1, strata=y)[0]
     probe_fit(features=X, labels=y, train_idx=train, test_idx=test, task="classification", seed=4)
     defaults = real().get_params()
     expected = {**defaults, "hidden_layer_sizes": (256, 256), "activation": "relu", "solver": "adam",
@@ -97,29 +97,29 @@ def test_probe_errors():
     bad = X.copy()
     bad[[2, 35]] = np.inf
     with pytest.raises(DataError, match=r"NaN or infinite values in 2 rows \(first: \[2, 35\]\)"):
-        probe_score(features=bad, labels=y, train_idx=train, test_idx=test, task="classification", seed=0)
+        _probe_score(features=bad, labels=y, train_idx=train, test_idx=test, task="classification", seed=0)
     with pytest.raises(DataError, match="single class"):
-        probe_score(features=X, labels=np.zeros(40, int), train_idx=train, test_idx=test, task="classification",
+        _probe_score(features=X, labels=np.zeros(40, int), train_idx=train, test_idx=test, task="classification",
                     seed=0)
     with pytest.raises(DataError, match="constant on the training part"):
-        probe_score(features=X, labels=np.ones(40), train_idx=train, test_idx=test, task="regression", seed=0)
+        _probe_score(features=X, labels=np.ones(40), train_idx=train, test_idx=test, task="regression", seed=0)
     with pytest.raises(DataError, match="both train_idx and test_idx"):
-        probe_score(features=X, labels=y, train_idx=train, test_idx=np.arange(25, 40), task="classification",
+        _probe_score(features=X, labels=y, train_idx=train, test_idx=np.arange(25, 40), task="classification",
                     seed=0)
     with pytest.raises(DataError, match="40 rows"):
-        probe_score(features=X, labels=y[:-1], train_idx=train, test_idx=test, task="classification", seed=0)
+        _probe_score(features=X, labels=y[:-1], train_idx=train, test_idx=test, task="classification", seed=0)
     with pytest.raises(DataError, match="outside"):
-        probe_score(features=X, labels=y, train_idx=train, test_idx=np.array([41]), task="classification", seed=0)
+        _probe_score(features=X, labels=y, train_idx=train, test_idx=np.array([41]), task="classification", seed=0)
     with pytest.raises(ConfigError, match="task"):
-        probe_score(features=X, labels=y, train_idx=train, test_idx=test, task="ranking", seed=0)
+        _probe_score(features=X, labels=y, train_idx=train, test_idx=test, task="ranking", seed=0)
     with pytest.raises(DataError, match="single item"):
-        random_splits(n=4, strata=np.array([0, 0, 1, 2]))
+        _random_splits(n=4, strata=np.array([0, 0, 1, 2]))
 
 
 def test_random_splits_are_stratified_and_reproducible():
     y = np.repeat(np.arange(4), 25)
-    a = random_splits(n=100, n_repetitions=5, strata=y, seed=7)
-    b = random_splits(n=100, n_repetitions=5, strata=y, seed=7)
+    a = _random_splits(n=100, n_repetitions=5, strata=y, seed=7)
+    b = _random_splits(n=100, n_repetitions=5, strata=y, seed=7)
     assert all(np.array_equal(p[0], q[0]) and np.array_equal(p[1], q[1]) for p, q in zip(a, b))
     for train, test in a:
         assert test.size == 20 and np.intersect1d(train, test).size == 0

@@ -7,22 +7,22 @@ import pytest
 import scipy.sparse as sp
 
 from mtl_music.errors import ConfigError, DataError
-from mtl_music.evaluation import recommend
 from mtl_music.evaluation.recommend import (
     RecommendationSplit,
     WMFSettings,
+    als,
     cold_start_factors,
     cold_start_split,
     evaluate_recommendation,
     filter_plays,
     fit_content_wmf,
     implicit_warm_reference,
-    ndcg_at_k,
     ndcg_per_user,
     solve_factors,
     warm_holdout_split,
     wmf_objective,
 )
+from mtl_music.evaluation.recommend.ndcg import _ndcg_at_k
 
 
 def planted(*, n_users=300, n_items=500, dim=16, rank=5, liked=0.1, seed=0):
@@ -60,11 +60,11 @@ def test_planted_cold_start_beats_random_and_objective_decreases(planted_problem
 
     relevant = (R[:, test_items] > 0).astype(np.float64)
     V_cold = cold_start_factors(model, X[test_items])
-    ours = ndcg_at_k(scores=model.U @ V_cold.T, relevant=relevant, k=500)
+    ours = _ndcg_at_k(scores=model.U @ V_cold.T, relevant=relevant, k=500)
     rng = np.random.default_rng(1)
-    chance = np.mean([ndcg_at_k(scores=rng.random((300, 100)), relevant=relevant) for _ in range(3)])
+    chance = np.mean([_ndcg_at_k(scores=rng.random((300, 100)), relevant=relevant) for _ in range(3)])
     noise_model = fit_content_wmf(plays=train, item_features=rng.standard_normal((400, 16)), r=10, seed=0)
-    noise = ndcg_at_k(scores=noise_model.U @ cold_start_factors(noise_model, rng.standard_normal((100, 16))).T,
+    noise = _ndcg_at_k(scores=noise_model.U @ cold_start_factors(noise_model, rng.standard_normal((100, 16))).T,
                       relevant=relevant)
     assert ours > 0.9 and chance < 0.5 and noise < 0.55, (ours, chance, noise)
 
@@ -85,7 +85,7 @@ def test_objective_matches_dense_formula():
 
 @pytest.mark.parametrize("big_row", [256, 2])  # batched path only / per-row path for most rows
 def test_closed_form_updates_equal_dense_solves(monkeypatch, big_row):
-    monkeypatch.setattr(recommend, "_BIG_ROW", big_row)
+    monkeypatch.setattr(als, "_BIG_ROW", big_row)
     rng = np.random.default_rng(5)
     n_users, n_items, r = 6, 8, 3
     Rd = rng.integers(1, 20, (n_users, n_items)) * (rng.random((n_users, n_items)) < 0.45)
@@ -140,7 +140,7 @@ def test_ndcg_hand_computed():
     per_user = ndcg_per_user(scores=scores, relevant=relevant, train_seen=seen, k=500)
     np.testing.assert_allclose(per_user[[0, 2]], [0.6509209298071326, 0.8503449055347546], rtol=1e-12)
     assert np.isnan(per_user[1])
-    assert ndcg_at_k(scores=scores, relevant=relevant, train_seen=seen, k=500) == pytest.approx(0.7506329176709436)
+    assert _ndcg_at_k(scores=scores, relevant=relevant, train_seen=seen, k=500) == pytest.approx(0.7506329176709436)
     # k = 3: user 0 keeps only the rank-2 hit, user 2 only the rank-1 hit; IDCG over min(3, 2) items.
     np.testing.assert_allclose(ndcg_per_user(scores=scores, relevant=relevant, train_seen=seen, k=3)[[0, 2]],
                                [0.38685280723454163, 0.6131471927654584], rtol=1e-12)
@@ -152,20 +152,20 @@ def test_ndcg_ties_rank_lower_index_first():
     scores = np.zeros((1, 5))
     relevant = sp.csr_matrix(np.array([[0, 0, 0, 0, 1]]))
     # All tied → order 0..4 → the relevant item at rank 5, deterministic for every k.
-    assert ndcg_at_k(scores=scores, relevant=relevant, k=5) == pytest.approx(1 / np.log2(6))
-    assert ndcg_at_k(scores=scores, relevant=relevant, k=4) == 0.0
+    assert _ndcg_at_k(scores=scores, relevant=relevant, k=5) == pytest.approx(1 / np.log2(6))
+    assert _ndcg_at_k(scores=scores, relevant=relevant, k=4) == 0.0
 
 
 def test_ndcg_errors():
     rel = sp.csr_matrix(np.array([[1, 0]]))
     with pytest.raises(DataError, match="NaN"):
-        ndcg_at_k(scores=np.array([[np.nan, 1.0]]), relevant=rel)
+        _ndcg_at_k(scores=np.array([[np.nan, 1.0]]), relevant=rel)
     with pytest.raises(DataError, match="shape"):
-        ndcg_at_k(scores=np.zeros((1, 3)), relevant=rel)
+        _ndcg_at_k(scores=np.zeros((1, 3)), relevant=rel)
     with pytest.raises(DataError, match="no user has a relevant"):
-        ndcg_at_k(scores=np.zeros((1, 2)), relevant=sp.csr_matrix((1, 2)))
+        _ndcg_at_k(scores=np.zeros((1, 2)), relevant=sp.csr_matrix((1, 2)))
     with pytest.raises(ConfigError, match="k=0"):
-        ndcg_at_k(scores=np.zeros((1, 2)), relevant=rel, k=0)
+        _ndcg_at_k(scores=np.zeros((1, 2)), relevant=rel, k=0)
 
 
 # ---------------------------------------------------------------------------- protocol
@@ -193,7 +193,7 @@ def test_implicit_reference_agrees_with_our_solver_on_warm_items(planted_problem
     train, train_items, _ = cold_start_split(R, seed=0)
     fit, held = warm_holdout_split(train, seed=0)
     model = fit_content_wmf(plays=fit, item_features=X[train_items], r=10, iterations=5, seed=0)
-    ours = ndcg_at_k(scores=model.U @ model.V.T, relevant=held, train_seen=fit, k=500)
+    ours = _ndcg_at_k(scores=model.U @ model.V.T, relevant=held, train_seen=fit, k=500)
     assert ours == pytest.approx(warm[0], abs=0.03)
 
 

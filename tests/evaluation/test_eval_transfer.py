@@ -57,13 +57,13 @@ def test_features_are_mean_and_std_over_slices_of_every_branch(region_root):
     np.testing.assert_array_equal(again[1], X)
 
 
-def test_summarise_slices_matches_numpy():
+def test_summarize_slices_matches_numpy():
     import torch
 
-    from mtl_music.evaluation.features import summarise_slices
+    from mtl_music.evaluation.features import summarize_slices
 
     x = torch.randn(5, 7)
-    out = summarise_slices(x).numpy()
+    out = summarize_slices(x).numpy()
     np.testing.assert_allclose(out, np.concatenate([x.numpy().mean(0), x.numpy().std(0)]), rtol=1e-5, atol=1e-6)
 
 

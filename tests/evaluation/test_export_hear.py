@@ -85,7 +85,7 @@ def test_frame_windows_pad_with_the_track_floor_and_slice_like_the_cache():
 
 def test_embedder_is_mel_then_slices_then_standardise_then_network_then_mean_std(module):
     from mtl_music.audio import MelSettings, MelSpectrogram
-    from mtl_music.evaluation.features import summarise_slices
+    from mtl_music.evaluation.features import summarize_slices
     from mtl_music.models.embedder import AudioEmbedder, track_slices
 
     embedder = AudioEmbedder.from_module(module, batch_slices=2)  # several network passes
@@ -93,7 +93,7 @@ def test_embedder_is_mel_then_slices_then_standardise_then_network_then_mean_std
     with torch.no_grad():
         mel = MelSpectrogram(MelSettings())(audio)
         x = (track_slices(mel, slice_frames=216) - module.band_mean) / module.band_std
-        expected = summarise_slices(module.representation(x))
+        expected = summarize_slices(module.representation(x))
         got = embedder(audio)
         assert embedder.standardized_slices(audio).shape == (3, 2, 216, 128)
         torch.testing.assert_close(embedder.standardized_slices(audio), x)

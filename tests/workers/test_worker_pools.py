@@ -116,14 +116,14 @@ def test_bootstrap_with_two_jobs_after_torch_threads(tmp_path):
         sys.path.insert(0, {str(REPO)!r})
         import pandas as pd
         from tests.helpers.analysis import simulate_runs, simulate_scores
-        from mtl_music.analysis import models
+        from mtl_music.analysis import bootstrap, mixed_models
 
         if __name__ == "__main__":
             {USE_TORCH_THREADS}
-            data = models.standardise_scores(scores=simulate_scores(runs=simulate_runs(n_runs=24), targets=3))
-            fit = models.fit_size_model(data=data)
-            pooled = models.bootstrap_fixed_effects(data=data, fit=fit, n_boot=4, seed=5, n_jobs=2)
-            single = models.bootstrap_fixed_effects(data=data, fit=fit, n_boot=4, seed=5, n_jobs=1)
+            data = mixed_models.standardize_scores(scores=simulate_scores(runs=simulate_runs(n_runs=24), targets=3))
+            fit = mixed_models.fit_size_model(data=data)
+            pooled = bootstrap.bootstrap_fixed_effects(data=data, fit=fit, n_boot=4, seed=5, n_jobs=2)
+            single = bootstrap.bootstrap_fixed_effects(data=data, fit=fit, n_boot=4, seed=5, n_jobs=1)
             pd.testing.assert_frame_equal(pooled.replicates, single.replicates)
             print("ok")
     """)
