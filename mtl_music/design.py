@@ -9,7 +9,6 @@ output folder (``paths.output_dir``: Hydra's run directory, ``outputs/design/<ti
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass
 from pathlib import Path
 

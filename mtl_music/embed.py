@@ -103,7 +103,7 @@ def embed_and_explain(module, files: Sequence[Path], *, explain_top: int = 0, ba
     return result
 
 
-def embed_files(module, files: Sequence[Path], *, batch_slices: int = 128, device: str = "cpu"
+def _embed_files(module, files: Sequence[Path], *, batch_slices: int = 128, device: str = "cpu"
                 ) -> tuple[list[str], np.ndarray, list[tuple[str, str]]]:
     """``(ids, (n, 2·D) features, [(file, why skipped)])`` for ``files``; ids are the file names
     relative to their common folder, without extension (:func:`embed_and_explain` without

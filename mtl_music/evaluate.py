@@ -69,10 +69,10 @@ def run(cfg: DictConfig):
         table = evaluate_module(runs.load_module(ckpt), targets=targets, data_root=data_root, run=run_name,
                                 baselines=[baseline] if baseline else [], include_module=baseline is None,
                                 n_repetitions=int(ev.repetitions), seed=int(ev.seed), num_workers=int(ev.num_workers),
-                                batch_slices=int(ev.batch_slices), external_dir=cfg.get("external_dir"))
+                                batch_slices=int(ev.batch_slices), external_dir=ev.get("external_dir"))
     else:
         representation = baseline_representation(baseline, seed=int(ev.seed), num_workers=int(ev.num_workers),
-                                                 external_dir=cfg.get("external_dir"))
+                                                 external_dir=ev.get("external_dir"))
         table = evaluate_all([representation], targets, data_root=data_root, n_repetitions=int(ev.repetitions),
                              seed=int(ev.seed))
     if not len(table):

@@ -27,12 +27,11 @@ import pandas as pd
 
 from mtl_music.errors import DataError
 from mtl_music.paper import SINGLE_SOURCE_STRATEGY, STRATEGIES, TABLE6_SOURCE_ORDER
+from mtl_music.runs import CONFIG_FILE, RESULTS_FILE, SUMMARY_FILE
 from mtl_music.targets.base import TASK_METRICS
 
 log = logging.getLogger(__name__)
 
-RESULTS_FILE = "transfer.csv"
-SUMMARY_FILE = "summary.json"
 DESIGN_FILE = "design.csv"
 ALIAS_FILE = "alias.csv"
 
@@ -188,8 +187,8 @@ def collect_runs(*, runs_dir: str | Path, metrics: Mapping[str, str] | None = No
                  .agg(score="mean", n_repetitions="count").reset_index().rename(columns={"strategy": "baseline"}))
 
     summaries = _read_summaries(runs_dir=runs_dir, folders=sorted(set(scores["folder"])), notes=notes)
-    run_configs = [runs_dir / f / "config.yaml" for f in sorted(set(scores["folder"]))
-                   if (runs_dir / f / "config.yaml").is_file()]
+    run_configs = [runs_dir / f / CONFIG_FILE for f in sorted(set(scores["folder"]))
+                   if (runs_dir / f / CONFIG_FILE).is_file()]
     skipped = [p for p in runs_dir.rglob("SKIPPED.txt")]
     if skipped:
         notes.append(f"{len(skipped)} sweep job(s) were skipped at training time (SKIPPED.txt), e.g. "

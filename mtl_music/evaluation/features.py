@@ -25,6 +25,7 @@ from mtl_music.atomic import atomic_path
 from mtl_music.audio.mel import MelSettings
 from mtl_music.data import MelCache, Slicer, TrackEntry, build_cache
 from mtl_music.errors import DataError
+from mtl_music.models.embedder import summarize_slices
 
 log = logging.getLogger(__name__)
 
@@ -45,12 +46,6 @@ def target_cache(*, name: str, tracks: Sequence[tuple[str, Path, str | None]], s
     build_cache(entries, cache_dir=cache_dir, settings=settings, num_workers=num_workers, dataset_name=name,
                 progress=progress)
     return MelCache.open(cache_dir, settings=settings)
-
-
-def summarize_slices(features: torch.Tensor) -> torch.Tensor:
-    """``(n_slices, D)`` -> ``(2·D,)``: mean then (population) standard deviation over slices."""
-    features = features.double()
-    return torch.cat([features.mean(0), features.std(0, unbiased=False)]).float()
 
 
 @torch.no_grad()

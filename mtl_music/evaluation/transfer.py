@@ -143,7 +143,7 @@ def baseline_representation(name: str, *, module=None, seed: int = 0, device: st
     if name == "mfcc":
         return mfcc_representation(num_workers=num_workers)
     if not external_dir:
-        raise ConfigError("baseline=external needs external_dir=<folder of <track_id>.npy files>")
+        raise ConfigError("the external baseline needs evaluation.external_dir=<folder of <track_id>.npy files>")
     return external_representation(external_dir)
 
 

@@ -48,7 +48,7 @@ class TransferEvaluation(pl.Callback):
 
     def __init__(self, *, targets: Mapping[str, Any], data_root: str | Path, run_dir: str | Path,
                  baselines: Sequence[str] = ("rand", "mfcc"), n_repetitions: int = 5, seed: int = 0,
-                 num_workers: int = 2, batch_slices: int = 128) -> None:
+                 num_workers: int = 2, batch_slices: int = 128, external_dir: str | Path | None = None) -> None:
         self.targets = dict(targets)
         self.data_root = Path(data_root)
         self.run_dir = Path(run_dir)
@@ -57,6 +57,7 @@ class TransferEvaluation(pl.Callback):
         self.seed = int(seed)
         self.num_workers = int(num_workers)
         self.batch_slices = int(batch_slices)
+        self.external_dir = external_dir
         self.table: ResultsTable | None = None
 
     def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
@@ -64,7 +65,8 @@ class TransferEvaluation(pl.Callback):
             return
         table = evaluate_module(pl_module, targets=self.targets, data_root=self.data_root, run=self.run_dir.name,
                                 baselines=self.baselines, n_repetitions=self.n_repetitions, seed=self.seed,
-                                num_workers=self.num_workers, batch_slices=self.batch_slices)
+                                num_workers=self.num_workers, batch_slices=self.batch_slices,
+                                external_dir=self.external_dir)
         self.table = table
         if not len(table):
             return

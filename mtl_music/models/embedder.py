@@ -5,7 +5,7 @@
 (:class:`~mtl_music.audio.mel.MelSpectrogram`), slicing into 2.5 s windows
 (:func:`frame_windows`), standardisation with the checkpoint's training-band statistics, the
 network's representation and the summary over slices
-(:func:`~mtl_music.evaluation.features.summarize_slices`). ``mtl_music.embed``, the HEAR API
+(:func:`summarize_slices`). ``mtl_music.embed``, the HEAR API
 (:mod:`mtl_music.hear`) and the TorchScript export (:mod:`mtl_music.export`) all run it, so
 their vectors agree by construction.
 
@@ -31,7 +31,6 @@ from torch import nn
 
 from mtl_music.audio.io import stereo_tensor
 from mtl_music.audio.mel import MelSpectrogram, centred_frames
-from mtl_music.evaluation.features import summarize_slices
 
 #: Default timestamp hop in STFT frames: 4 × 256 / 22,050 Hz = 46.4 ms (HEAR asks for <= 50 ms).
 DEFAULT_HOP_FRAMES = 4
@@ -60,6 +59,12 @@ def track_slices(mel_db: torch.Tensor, *, slice_frames: int) -> torch.Tensor:
     count = max(1, (frames + slice_frames - 1) // slice_frames)
     return frame_windows(mel_db, start=0, step=slice_frames, count=count, size=slice_frames)
 
+
+
+def summarize_slices(features: torch.Tensor) -> torch.Tensor:
+    """``(n_slices, D)`` -> ``(2·D,)``: mean then (population) standard deviation over slices."""
+    features = features.double()
+    return torch.cat([features.mean(0), features.std(0, unbiased=False)]).float()
 
 class ModuleRepresentation(nn.Module):
     """``(B, 2, T, M)`` standardised slices -> ``(B, D)``: what

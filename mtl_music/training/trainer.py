@@ -116,7 +116,8 @@ def _transfer_callbacks(cfg: DictConfig, run_dir: Path) -> list:
     ev = cfg.evaluation
     return [TransferEvaluation(targets=dict(targets), data_root=Path(str(cfg.paths.data_root)).expanduser(),
                                run_dir=run_dir, baselines=list(ev.baselines), n_repetitions=int(ev.repetitions),
-                               seed=int(ev.seed), num_workers=int(ev.num_workers), batch_slices=int(ev.batch_slices))]
+                               seed=int(ev.seed), num_workers=int(ev.num_workers), batch_slices=int(ev.batch_slices),
+                               external_dir=ev.get("external_dir"))]
 
 
 def build_trainer(cfg: DictConfig, *, run_dir: Path, run_name: str, tags: list[str]) -> BuiltTrainer:

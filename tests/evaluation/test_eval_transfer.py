@@ -60,7 +60,7 @@ def test_features_are_mean_and_std_over_slices_of_every_branch(region_root):
 def test_summarize_slices_matches_numpy():
     import torch
 
-    from mtl_music.evaluation.features import summarize_slices
+    from mtl_music.models.embedder import summarize_slices
 
     x = torch.randn(5, 7)
     out = summarize_slices(x).numpy()

@@ -85,7 +85,7 @@ def test_frame_windows_pad_with_the_track_floor_and_slice_like_the_cache():
 
 def test_embedder_is_mel_then_slices_then_standardise_then_network_then_mean_std(module):
     from mtl_music.audio import MelSettings, MelSpectrogram
-    from mtl_music.evaluation.features import summarize_slices
+    from mtl_music.models.embedder import summarize_slices
     from mtl_music.models.embedder import AudioEmbedder, track_slices
 
     embedder = AudioEmbedder.from_module(module, batch_slices=2)  # several network passes
@@ -146,7 +146,7 @@ def test_short_and_silent_audio_give_finite_vectors(module):
 # ----------------------------------------------------------------------------- HEAR
 def test_hear_model_attributes_and_scene_embeddings_equal_embeds(run_dir, module, tmp_path):
     from mtl_music import hear
-    from mtl_music.embed import embed_files
+    from mtl_music.embed import _embed_files
 
     model = hear.load_model(str(run_dir), device="cpu")
     assert (model.sample_rate, model.scene_embedding_size, model.timestamp_embedding_size) == (22050, 1024, 512)
@@ -158,7 +158,7 @@ def test_hear_model_attributes_and_scene_embeddings_equal_embeds(run_dir, module
     for i, clip in enumerate(audio):
         files.append(tmp_path / f"s{i}.wav")
         sf.write(files[-1], clip, SR, subtype="FLOAT")
-    ids, features, skipped = embed_files(module, files)
+    ids, features, skipped = _embed_files(module, files)
     assert ids == ["s0", "s1", "s2"] and not skipped
     np.testing.assert_allclose(scene.numpy(), features, atol=1e-5, rtol=0)
 
@@ -264,7 +264,7 @@ def test_export_of_a_loose_checkpoint_takes_the_card_from_its_hyper_parameters(r
 def test_exported_file_runs_without_mtl_music_and_equals_embed(module, exported, tmp_path):
     """The clean process: ``-I -S`` (no site, so no editable-install .pth/finder) and only the
     site-packages folder holding torch and numpy on sys.path."""
-    from mtl_music.embed import embed_files
+    from mtl_music.embed import _embed_files
 
     site = str(Path(torch.__file__).resolve().parent.parent)
     assert Path(np.__file__).resolve().parent.parent == Path(site)
@@ -287,7 +287,7 @@ def test_exported_file_runs_without_mtl_music_and_equals_embed(module, exported,
     done = subprocess.run([sys.executable, "-I", "-S", "-c", script], capture_output=True, text=True, env=env,
                           cwd=tmp_path, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
-    ids, features, _ = embed_files(module, [tmp_path / "mono.wav", tmp_path / "stereo.wav"])
+    ids, features, _ = _embed_files(module, [tmp_path / "mono.wav", tmp_path / "stereo.wav"])
     assert ids == ["mono", "stereo"]
     with np.load(tmp_path / "vectors.npz") as vectors:
         # float32 throughout, the same ops in the same order: agreement to float32 rounding
