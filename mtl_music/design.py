@@ -18,7 +18,7 @@ from omegaconf import DictConfig
 from mtl_music.cli import hydra_app
 
 from mtl_music.experiment.aliasing import alias_matrix, max_aliasing
-from mtl_music.experiment.sweep import SweepFiles, write_sweep
+from mtl_music.experiment.sweep import SweepFiles, sweep_command, write_sweep
 from mtl_music.experiment.table import build_design
 
 log = logging.getLogger(__name__)
@@ -69,7 +69,10 @@ def main(cfg: DictConfig) -> None:
     print(f"design: {len(result.design)} runs -> {result.files.design_csv}")
     print(f"alias matrix: {result.alias_csv} (max aliasing between main effects: "
           + ", ".join(f"{'phase 3' if k == '3' else 'whole design'} {v:.3f}" for k, v in result.max_aliasing.items()) + ")")
-    print(f"train them: {result.files.script} [trainer=gpu epochs=200 ...]   (lines: {result.files.runs_txt})")
+    print(f"train them one after the other: {result.files.script} [trainer=gpu epochs=200 ...]   "
+          f"(lines: {result.files.runs_txt})")
+    print(f"or one job per run on a Hydra launcher: "
+          f"{sweep_command(design_dir=result.output_dir, n_rows=len(result.design))}")
 
 
 if __name__ == "__main__":

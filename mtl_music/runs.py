@@ -42,8 +42,8 @@ def last_checkpoint(run_dir: Path) -> Path | None:
 
 
 def is_finished(run_dir: Path) -> bool:
-    """A run whose transfer results are written: nothing left to do for it."""
-    return (Path(run_dir) / RESULTS_FILE).is_file()
+    """A run that completed: training, its transfer evaluation and ``summary.json`` (written last)."""
+    return (Path(run_dir) / SUMMARY_FILE).is_file()
 
 
 def resolve_checkpoint(ckpt: str | Path) -> Path:

@@ -11,6 +11,7 @@ and the study goes on.
 from __future__ import annotations
 
 import logging
+import shlex
 import time
 import traceback
 from pathlib import Path
@@ -55,18 +56,22 @@ def run(cfg: DictConfig) -> Path:
                           phase1_repeats=int(b.phase1_repeats), phase2_repeats=int(b.phase2_repeats),
                           phase3_runs=int(b.phase3_runs), seed=int(cfg.seed),
                           train_overrides=list(cfg.train_overrides))
+    if len(design) and cfg.first_run_overrides:  # the first run adds the baselines rows
+        design.loc[0, "overrides"] = " ".join([design.loc[0, "overrides"], shlex.join(list(cfg.first_run_overrides))])
     write_sweep(design=design, output_dir=out)
     alias_csv = out / "alias_matrix.csv"
     alias_matrix(design=design, sources=list(cfg.sources), strategies=list(cfg.strategies)).to_csv(alias_csv)
     started = time.perf_counter()
-    outcomes: dict[str, int] = {}
-    for i, row in enumerate(design.itertuples()):
-        overrides = parse_override_line(row.overrides) + (list(cfg.first_run_overrides) if i == 0 else [])
-        outcome = run_one(overrides=overrides, run_dir=out / str(row.run_id))
-        outcomes[outcome] = outcomes.get(outcome, 0) + 1
-        log.info("study: %d/%d %s (%s %s) %s, %.0f s so far", i + 1, len(design), row.run_id, row.strategy,
-                 row.sources, outcome, time.perf_counter() - started)
-    log.info("study: %s in %.0f s", outcomes, time.perf_counter() - started)
+    if cfg.get("launcher"):
+        _run_on_launcher(cfg, out=out, n_rows=len(design))
+    else:
+        outcomes: dict[str, int] = {}
+        for i, row in enumerate(design.itertuples()):
+            outcome = run_one(overrides=parse_override_line(row.overrides), run_dir=out / str(row.run_id))
+            outcomes[outcome] = outcomes.get(outcome, 0) + 1
+            log.info("study: %d/%d %s (%s %s) %s, %.0f s so far", i + 1, len(design), row.run_id, row.strategy,
+                     row.sources, outcome, time.perf_counter() - started)
+        log.info("study: %s in %.0f s", outcomes, time.perf_counter() - started)
     overrides = [f"runs={out}", f"paths.output_dir={out / 'analysis'}", f"alias={alias_csv}",
                  f"bootstrap.samples={int(cfg.bootstrap_samples)}"]
     last = _last_run_features(cfg)
@@ -75,6 +80,26 @@ def run(cfg: DictConfig) -> Path:
         # the target's labels are read under the runs' data root, not the analysis default
         overrides += [f"tsne.features={features}", f"tsne.target={target}", f"paths.data_root={data_root}"]
     return analyze(compose("analyze", overrides))
+
+
+def _run_on_launcher(cfg: DictConfig, *, out: Path, n_rows: int) -> None:
+    """Every design row as one job of a Hydra sweep on ``cfg.launcher``, into ``<out>/<run_id>``
+    (the folders the in-process loop uses); waits for the sweep, as Hydra's launchers do."""
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "mtl_music.train", "-m", f"design.dir={out}", f"design.runs_dir={out}",
+               f"design.row=range(0,{n_rows})", f"hydra/launcher={cfg.launcher}", f"hydra.sweep.dir={out / 'jobs'}",
+               *[str(o) for o in cfg.launcher_overrides]]
+    log.info("study: %d runs on hydra/launcher=%s: %s", n_rows, cfg.launcher, shlex.join(command))
+    started = time.perf_counter()
+    proc = subprocess.run(command)
+    done = sum(runs.is_finished(out / d.name) for d in out.iterdir() if d.is_dir())
+    log.info("study: sweep exited %d after %.0f s; %d of %d runs finished", proc.returncode,
+             time.perf_counter() - started, done, n_rows)
+    if proc.returncode != 0:
+        log.error("study: the sweep failed for some runs (its output above says why); the analysis uses the "
+                  "finished ones, and running the study again resumes the others")
 
 
 def _last_run_features(cfg: DictConfig) -> tuple[Path, str, Path] | None:

@@ -55,6 +55,40 @@ def validate(cfg: DictConfig) -> list[str]:
     return names
 
 
+def with_design_row(cfg: DictConfig) -> DictConfig:
+    """``cfg`` itself, or — with ``design.dir`` set — the config of design row ``design.row``: the
+    row's overrides on top of this job's own, trained into ``<runs_dir>/<run_id>``."""
+    design = cfg.get("design") or {}
+    if not design.get("dir"):
+        return cfg
+    from hydra.core.hydra_config import HydraConfig
+
+    from mtl_music.config import compose
+    from mtl_music.experiment.sweep import DESIGN_KEYS, RUNS_SUBDIR, design_row
+
+    if design.get("row") is None:
+        raise ConfigError("design.dir is set but design.row is not: pass design.row=<i>, or sweep "
+                          "'design.row=range(0,N)' with -m")
+    if not HydraConfig.initialized():
+        raise ConfigError("design.dir=... is a command-line sweep: python -m mtl_music.train -m design.dir=<folder> "
+                          "'design.row=range(0,N)' (from code, compose the row's overrides yourself)")
+    run_id, row_overrides = design_row(design.dir, int(design.row))
+    own = [o for o in HydraConfig.get().overrides.task if not o.lstrip("+~").startswith("design.")]
+    clash = [o for o in own if o.lstrip("+~").split("=", 1)[0] in DESIGN_KEYS]
+    if clash:
+        raise ConfigError(f"{', '.join(clash)}: a design row sets {', '.join(DESIGN_KEYS[:3])} and where it trains; "
+                          "leave them to the design")
+    runs_dir = Path(str(design.get("runs_dir") or Path(str(design.dir)) / RUNS_SUBDIR)).expanduser()
+    log.info("design row %s: %s -> %s", design.row, " ".join(row_overrides), runs_dir / run_id)
+    return compose("train", [*row_overrides, *own, f"paths.output_dir={runs_dir / run_id}"])
+
+
+def _finished(run_dir: Path) -> TrainResult:
+    summary = json.loads((run_dir / runs.SUMMARY_FILE).read_text())
+    return TrainResult(**{k: summary[k] for k in ("run_dir", "best_checkpoint", "last_checkpoint", "sources",
+                                                    "metrics", "seconds") if k in summary})
+
+
 def open_cache(cfg: DictConfig):
     """The dataset's mel cache, prepared first if needed (on the first rank only)."""
     from mtl_music.data import MelCache, cache_dir_for
@@ -77,9 +111,21 @@ def run(cfg: DictConfig) -> TrainResult:
     from mtl_music.training.data import align_sources, source_sizes
     from mtl_music.training.trainer import build_trainer, is_rank_zero
 
+    from mtl_music.training.trainer import is_multirun
+
     started = time.time()
+    from_design = bool((cfg.get("design") or {}).get("dir"))
+    cfg = with_design_row(cfg)
     names = validate(cfg)
     run_dir = Path(str(cfg.paths.output_dir))
+    # A sweep run again into the same folders skips what is done and resumes what was killed.
+    rerun = from_design or is_multirun()
+    if rerun and runs.is_finished(run_dir):
+        log.info("%s is finished (%s exists): skipped", run_dir, runs.SUMMARY_FILE)
+        return _finished(run_dir)
+    if rerun and not cfg.get("ckpt") and runs.last_checkpoint(run_dir):
+        log.info("%s was interrupted: resuming from %s", run_dir, runs.last_checkpoint(run_dir))
+        cfg.ckpt = "last"
     run_dir.mkdir(parents=True, exist_ok=True)
     if is_rank_zero():
         (run_dir / runs.CONFIG_FILE).write_text(OmegaConf.to_yaml(cfg, resolve=True))

@@ -9,7 +9,10 @@ design is written as
   ``$SLURM_ARRAY_TASK_ID + 1``);
 * ``run_design.sh``: runs them one after the other, run i into ``<sweep dir>/<run id>``
   (``hydra.run.dir``), so that ``<sweep dir>/*/transfer.csv`` are the analysis' inputs and
-  each folder name is a ``run_id`` of ``design.csv``.
+  each folder name is a ``run_id`` of ``design.csv``;
+* or, on any Hydra launcher, one job per row: ``python -m mtl_music.train -m
+  design.dir=<folder> 'design.row=range(0,N)' hydra/launcher=...`` — job i reads row i
+  (:func:`design_row`) and trains into ``<folder>/runs/<run id>``, the same folders.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from mtl_music.config import check_group_overrides
 from mtl_music.errors import ConfigError
 
 #: Keys every line sets itself (or the script does); ``train_overrides`` may not set them.
-DESIGN_KEYS: tuple[str, ...] = ("arch", "source", "seed", "hydra.run.dir", "run_dir")
+DESIGN_KEYS: tuple[str, ...] = ("arch", "source", "seed", "hydra.run.dir", "paths.output_dir", "design")
 
 
 def check_train_overrides(overrides: Sequence[str]) -> tuple[str, ...]:
@@ -41,7 +44,7 @@ def check_train_overrides(overrides: Sequence[str]) -> tuple[str, ...]:
         key = override.split("=", 1)[0].lstrip("+~")
         if "=" not in override:
             raise ConfigError(f"train_overrides entry {override!r} is not key=value (e.g. trainer=gpu)")
-        if key in DESIGN_KEYS:
+        if key in DESIGN_KEYS or key.startswith("design."):
             raise ConfigError(
                 f"train_overrides entry {override!r} sets {key}, which the design sets for every run "
                 f"({', '.join(DESIGN_KEYS)}); change the design's sources/strategies/train_seed instead"
@@ -111,6 +114,33 @@ if (( ${{#failed[@]}} )); then
   exit 1
 fi
 """
+
+
+#: Where row jobs and run_design.sh train the runs, inside the design folder.
+RUNS_SUBDIR = "runs"
+
+
+def design_row(design_dir: str | Path, row: int) -> tuple[str, list[str]]:
+    """``(run_id, train overrides)`` of row ``row`` (0-based, design order) of ``<design_dir>/design.csv``.
+
+    Raises:
+        ConfigError: no design.csv there, or ``row`` outside ``0..N-1`` (the message gives N).
+    """
+    path = Path(design_dir).expanduser() / "design.csv"
+    if not path.is_file():
+        raise ConfigError(f"design.dir={design_dir}: no design.csv there; write one with python -m mtl_music.design")
+    design = pd.read_csv(path, dtype={"run_id": str, "overrides": str}, keep_default_na=False)
+    if not 0 <= int(row) < len(design):
+        raise ConfigError(f"design.row={row}: {path} has {len(design)} rows; use design.row=range(0,{len(design)})")
+    entry = design.iloc[int(row)]
+    return str(entry["run_id"]), parse_override_line(str(entry["overrides"]))
+
+
+def sweep_command(*, design_dir: str | Path, n_rows: int, launcher: str | None = None) -> str:
+    """The one command that trains every row of a design as its own job on a Hydra launcher."""
+    launcher_part = f" hydra/launcher={launcher}" if launcher else " hydra/launcher=<joblib|submitit_local|submitit_slurm>"
+    return (f"python -m mtl_music.train -m design.dir={design_dir} 'design.row=range(0,{n_rows})'"
+            f"{launcher_part} [trainer=gpu epochs=200 ...]")
 
 
 @dataclass(frozen=True)
