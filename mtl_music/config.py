@@ -13,8 +13,11 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from mtl_music.errors import ConfigError
 
-#: The repository's ``conf/`` directory (the package is installed editable, see Makefile).
-CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
+#: The Hydra configs: ``mtl_music/conf/`` inside an installed wheel (the build ships the
+#: repository's ``conf/`` there, see pyproject.toml), else the checkout's top-level ``conf/``
+#: (an editable install, as the Makefile's, or ``PYTHONPATH=<checkout>``).
+_PACKAGED_CONF_DIR = Path(__file__).resolve().parent / "conf"
+CONF_DIR = _PACKAGED_CONF_DIR if _PACKAGED_CONF_DIR.is_dir() else Path(__file__).resolve().parent.parent / "conf"
 
 # ${join_keys:${source}} -> "tag+bpm": names sweep job folders after their learning sources.
 if not OmegaConf.has_resolver("join_keys"):
