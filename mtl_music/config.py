@@ -3,7 +3,10 @@ check that turns an unknown config-group option into an error listing the valid 
 
 from __future__ import annotations
 
+import hashlib
+import os
 import re
+import secrets
 import sys
 import time
 from pathlib import Path
@@ -22,6 +25,26 @@ CONF_DIR = _PACKAGED_CONF_DIR if _PACKAGED_CONF_DIR.is_dir() else Path(__file__)
 # ${join_keys:${source}} -> "tag+bpm": names sweep job folders after their learning sources.
 if not OmegaConf.has_resolver("join_keys"):
     OmegaConf.register_new_resolver("join_keys", lambda node: "+".join(str(k) for k in node))
+
+
+def run_id() -> str:
+    """A short token that tells apart runs started in the same second (6 hex digits).
+
+    Random, except for the ranks of one ``torchrun`` job: they resolve their run directory each
+    on their own and must agree, so the token is then a hash of what they share (the elastic run
+    id and the rendezvous address, which two jobs running at once cannot share).
+    """
+    if "TORCHELASTIC_RUN_ID" in os.environ:
+        shared = "|".join(os.environ.get(k, "") for k in ("TORCHELASTIC_RUN_ID", "MASTER_ADDR", "MASTER_PORT"))
+        return hashlib.sha256(shared.encode()).hexdigest()[:6]
+    return secrets.token_hex(3)
+
+
+# ${run_id:} in conf/hydra/default.yaml: jobs started in the same second get different run
+# directories. Cached per config like Hydra's ${now:...}, so one run (and every job of one sweep,
+# whose configs share the cache) resolves one value.
+if not OmegaConf.has_resolver("run_id"):
+    OmegaConf.register_new_resolver("run_id", run_id, use_cache=True)
 
 _OVERRIDE = re.compile(r"^(?P<group>[A-Za-z_][\w/]*)(@[\w.]+)?=(?P<value>.+)$")
 
@@ -76,7 +99,8 @@ def compose(config_name: str, overrides: Sequence[str] = ()) -> DictConfig:
 
     Used by tests, notebooks and apps that run other apps; resolves nothing, so ``${...}`` stays
     lazy. ``paths.output_dir`` (Hydra's run directory inside an app) is set by the same rule as
-    ``conf/hydra/default.yaml``'s unless an override gives it.
+    ``conf/hydra/default.yaml``'s (``<time>_<run_id>``: two configs composed in the same second
+    get two folders) unless an override gives it.
     """
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
@@ -89,6 +113,7 @@ def compose(config_name: str, overrides: Sequence[str] = ()) -> DictConfig:
     # No Hydra run here: paths.output_dir is the run directory the app's hydra.run.dir rule names.
     run_dir = str(OmegaConf.to_container(cfg.hydra.run, resolve=False)["dir"])
     run_dir = re.sub(r"\$\{now:([^}]*)\}", lambda m: time.strftime(m.group(1)), run_dir)
+    run_dir = run_dir.replace("${run_id:}", run_id())  # a new token per composed config, as per app run
     run_dir = run_dir.replace("${hydra.job.name}", config_name)
     with open_dict(cfg):
         del cfg["hydra"]

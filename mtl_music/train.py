@@ -90,14 +90,16 @@ def _finished(run_dir: Path) -> TrainResult:
 
 
 def open_cache(cfg: DictConfig):
-    """The dataset's mel cache, prepared first if needed (on the first rank only)."""
+    """The dataset's mel cache, prepared first if needed.
+
+    Every rank prepares: ranks started together by ``torchrun`` (and sweep jobs sharing a data
+    root) would otherwise open a cache another rank is still building. The locks of the corpus
+    and the cache make one build each artefact while the others wait and then reuse it.
+    """
+    from mtl_music import prepare
     from mtl_music.data import MelCache, cache_dir_for
-    from mtl_music.training.trainer import is_rank_zero
 
-    if is_rank_zero():
-        from mtl_music import prepare
-
-        prepare.run(cfg)
+    prepare.run(cfg)
     return MelCache.open(cache_dir_for(cfg))
 
 

@@ -12,6 +12,10 @@ From the composed config it writes:
 * the demo targets ``${paths.data_root}/demo_region`` and ``demo_dance``
   (:mod:`mtl_music.corpus.demo_targets`).
 
+Shared data roots: jobs that start together (sweep jobs, DDP ranks) all call :func:`build`; the
+first takes the lock ``${data.root}/.corpus.lock`` and builds, the others wait for it and then
+find the corpus up to date (nothing is rendered twice).
+
 Idempotent: a completed build leaves a marker (``.corpus_complete.json``) and a second call
 with the same settings only checks the marker, the manifest, the label files and that every
 listed audio file exists. Resumable: audio and per-track records are written atomically as
@@ -37,11 +41,14 @@ from mtl_music.corpus.labels import LABEL_FILES, write_all
 from mtl_music.atomic import write_text_atomic
 from mtl_music.corpus.store import AUDIO_FORMATS, read_json, write_json_atomic
 from mtl_music.errors import ConfigError
+from mtl_music.locks import exclusive
 
 log = logging.getLogger(__name__)
 
 MARKER = ".corpus_complete.json"
 REPORT = "corpus_report.json"
+#: The lock concurrent builds of one corpus take (:func:`mtl_music.locks.exclusive`).
+LOCK = ".corpus.lock"
 #: Bump when the label files' content rules change (forces a relabel, not a re-render).
 LABELS_VERSION = 1
 
@@ -208,11 +215,31 @@ def build(cfg: DictConfig) -> BuildReport:
     data_root = Path(str(cfg.paths.data_root)).expanduser()
     val_fraction = float(cfg.data.get("val_fraction", 0.1))
 
-    up_to_date = _is_up_to_date(settings, root=root, manifest=manifest, labels_dir=labels_dir, data_root=data_root)
-    if up_to_date is not None:
-        report = BuildReport(root=root, manifest=manifest, tracks=up_to_date, up_to_date=True)
-        log.info(report.summary())
+    paths = dict(root=root, manifest=manifest, labels_dir=labels_dir, data_root=data_root)
+    report = _up_to_date_report(settings, **paths)
+    if report is not None:
         return report
+    # Jobs sharing the data root: the first builds, the others wait here and then find it built.
+    with exclusive(root / LOCK, what=f"the demo corpus in {root}"):
+        report = _up_to_date_report(settings, **paths)
+        if report is not None:
+            return report
+        return _build_locked(settings, started=started, val_fraction=val_fraction, **paths)
+
+
+def _up_to_date_report(settings: CorpusSettings, *, root: Path, manifest: Path, labels_dir: Path,
+                       data_root: Path) -> BuildReport | None:
+    up_to_date = _is_up_to_date(settings, root=root, manifest=manifest, labels_dir=labels_dir, data_root=data_root)
+    if up_to_date is None:
+        return None
+    report = BuildReport(root=root, manifest=manifest, tracks=up_to_date, up_to_date=True)
+    log.info(report.summary())
+    return report
+
+
+def _build_locked(settings: CorpusSettings, *, started: float, root: Path, manifest: Path, labels_dir: Path,
+                  data_root: Path, val_fraction: float) -> BuildReport:
+    """The build itself, under the corpus lock."""
     (root / MARKER).unlink(missing_ok=True)
 
     # 1. the training collection

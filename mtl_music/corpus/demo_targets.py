@@ -36,6 +36,7 @@ from mtl_music.atomic import write_text_atomic
 from mtl_music.corpus.store import read_json, write_json_atomic
 from mtl_music.corpus.text import normalise_title
 from mtl_music.errors import ConfigError
+from mtl_music.locks import exclusive
 
 log = logging.getLogger(__name__)
 
@@ -197,6 +198,22 @@ def _build(
     return records, dropped
 
 
+def _locked_build(build, settings: TargetSettings, *, data_root: Path, seed: int, duration: float, sample_rate: int,
+                  pool: RenderPool, progress: bool) -> TargetResult:
+    """``build(...)`` unless the target is complete. Jobs sharing the data root (also two corpora
+    of one root, which build the same targets) take ``<data_root>/<name>.lock`` first: one builds,
+    the others wait and then find the target complete."""
+    root = data_root / settings.name
+    payload = _fingerprint_payload(settings, seed=seed, duration=duration, sample_rate=sample_rate)
+    if _is_complete(root, payload):
+        return TargetResult(root=root, files={}, skipped=True)
+    with exclusive(root, what=f"the demo target {settings.name} in {data_root}"):
+        if _is_complete(root, payload):  # built by the process this one waited for
+            return TargetResult(root=root, files={}, skipped=True)
+        return build(settings, root=root, payload=payload, seed=seed, duration=duration, sample_rate=sample_rate,
+                     pool=pool, progress=progress)
+
+
 def _meta_tsv(rows: list[tuple[str, ...]]) -> str:
     header = "file\tclass\tsplit\tsource_work\tsource_id\ttitle\n"
     return header + "".join("\t".join(" ".join(str(v).split()) for v in row) + "\n" for row in rows)
@@ -204,11 +221,14 @@ def _meta_tsv(rows: list[tuple[str, ...]]) -> str:
 
 def build_region(settings: TargetSettings, *, data_root: Path, seed: int, duration: float, sample_rate: int,
                  pool: RenderPool, progress: bool = True) -> TargetResult:
-    """Builds ``demo_region`` (GTZAN layout) under ``data_root / settings.name``."""
-    root = data_root / settings.name
-    payload = _fingerprint_payload(settings, seed=seed, duration=duration, sample_rate=sample_rate)
-    if _is_complete(root, payload):
-        return TargetResult(root=root, files={}, skipped=True)
+    """Builds ``demo_region`` (GTZAN layout) under ``data_root / settings.name``, unless it is complete
+    (once among jobs sharing the data root: see :func:`_locked_build`)."""
+    return _locked_build(_build_region, settings, data_root=data_root, seed=seed, duration=duration,
+                         sample_rate=sample_rate, pool=pool, progress=progress)
+
+
+def _build_region(settings: TargetSettings, *, root: Path, payload: dict, seed: int, duration: float,
+                  sample_rate: int, pool: RenderPool, progress: bool) -> TargetResult:
     titles = training_titles()
     german_signatures = {_signature_base(w.source_id) for w in catalog.works("essen_german")} - {""}
     by_class: dict[str, list[Work]] = {}
@@ -248,11 +268,14 @@ def dance_folder(tune_type: str) -> str:
 
 def build_dance(settings: TargetSettings, *, data_root: Path, seed: int, duration: float, sample_rate: int,
                 pool: RenderPool, progress: bool = True) -> TargetResult:
-    """Builds ``demo_dance`` (Extended Ballroom layout) under ``data_root / settings.name``."""
-    root = data_root / settings.name
-    payload = _fingerprint_payload(settings, seed=seed, duration=duration, sample_rate=sample_rate)
-    if _is_complete(root, payload):
-        return TargetResult(root=root, files={}, skipped=True)
+    """Builds ``demo_dance`` (Extended Ballroom layout) under ``data_root / settings.name``, unless it is complete
+    (once among jobs sharing the data root: see :func:`_locked_build`)."""
+    return _locked_build(_build_dance, settings, data_root=data_root, seed=seed, duration=duration,
+                         sample_rate=sample_rate, pool=pool, progress=progress)
+
+
+def _build_dance(settings: TargetSettings, *, root: Path, payload: dict, seed: int, duration: float,
+                 sample_rate: int, pool: RenderPool, progress: bool) -> TargetResult:
     titles = training_titles()
     by_class: dict[str, list[Work]] = {}
     for work in catalog.works("ryans"):

@@ -7,7 +7,9 @@ break, so a torn last line (killed mid-write) is recognised and ignored. On open
 cut after its last valid line and the data file after the last valid entry's rows: whatever a
 killed run left half-written is discarded, and everything complete is kept.
 
-A lock file (``fcntl.flock``) makes a second concurrent ``prepare`` of the same cache wait.
+A lock file (:func:`mtl_music.locks.exclusive` on ``<cache>/.lock``) makes a second concurrent
+``prepare`` of the same cache wait; it then reads the journal the first one completed, so it
+reuses every entry instead of computing it again.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import json
 import logging
 import os
 import zlib
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -36,6 +39,7 @@ from mtl_music.data.cache import (
     settings_payload,
 )
 from mtl_music.errors import DataError
+from mtl_music.locks import exclusive
 
 log = logging.getLogger(__name__)
 _N_FIELDS = 8  # track_id offset n_frames floor size mtime_ns notes crc
@@ -92,9 +96,9 @@ class CacheWriter:
         self.path = Path(directory)
         self.settings = settings
         self.path.mkdir(parents=True, exist_ok=True)
-        self._lock = open(self.path / LOCK_FILE, "a+")
-        _acquire(self._lock, self.path)
-        try:
+        self._lock = ExitStack()
+        self._lock.enter_context(exclusive(self.path / LOCK_FILE, what=f"the mel cache {self.path}"))
+        try:  # after the lock: the journal as the process we may have waited for left it
             self._check_settings()
             self.recovered = self._recover()
         except BaseException:
@@ -204,9 +208,7 @@ class CacheWriter:
             handle = getattr(self, name, None)
             if handle is not None and not handle.closed:
                 handle.close()
-        if not self._lock.closed:
-            _release(self._lock)
-            self._lock.close()
+        self._lock.close()  # releases the lock (once; later calls do nothing)
 
     def __enter__(self) -> "CacheWriter":
         return self
@@ -219,27 +221,3 @@ def _sync(handle) -> None:
     handle.flush()
     os.fsync(handle.fileno())
 
-
-def _acquire(handle, path: Path) -> None:
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - no advisory locks on this platform
-        return
-    try:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        log.warning("mel cache %s is being written by another prepare; waiting for it to finish", path)
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-    except OSError as err:  # e.g. some network file systems have no flock
-        log.warning("cannot lock mel cache %s (%s); do not run two prepares of it at once", path, err)
-
-
-def _release(handle) -> None:
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover
-        return
-    try:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
-    except OSError:
-        pass  # never locked (see _acquire); closing the file releases any lock anyway

@@ -8,7 +8,9 @@ and its representation (fc-feature of every branch, concatenated) is summarised 
 and the standard deviation over slices: ``2 · representation_dim`` values per track.
 
 Features are cached per (model digest, target) in ``<cache_root>/features/`` so that running a
-probe again does not extract again.
+probe again does not extract again. Jobs evaluating on one data root at the same time share both
+caches: the mel cache's writer lock and the feature file's lock (``<digest>.npz.lock``) make one
+compute and the others wait and reuse.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from mtl_music.atomic import atomic_path
 from mtl_music.audio.mel import MelSettings
 from mtl_music.data import MelCache, Slicer, TrackEntry, build_cache
 from mtl_music.errors import DataError
+from mtl_music.locks import exclusive
 from mtl_music.models.embedder import summarize_slices
 
 log = logging.getLogger(__name__)
@@ -135,20 +138,36 @@ def cached_features(*, cache_root: Path, digest: str, requested: Sequence[str],
     (undecodable or silent audio) do not trigger that: they would be absent again.
     """
     path = Path(cache_root) / FEATURES_DIR / f"{digest}.npz"
-    if path.is_file():
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                asked = set(data["requested"].tolist()) if "requested" in data else set(data["track_ids"].tolist())
-                if set(requested) <= asked:
-                    return [str(t) for t in data["track_ids"]], data["features"]
+    stored = _stored_features(path, requested)
+    if stored is not None:
+        return stored
+    # Evaluations sharing the data root: one extracts, the others wait and read its file.
+    with exclusive(path, what=f"the feature cache {path}"):
+        stored = _stored_features(path, requested, quiet=True)  # written by the process this one waited for
+        if stored is not None:
+            return stored
+        ids, features = compute()
+        if not np.all(np.isfinite(features)):
+            raise DataError(f"features for {path.stem} contain NaN or inf; check the checkpoint and the target audio")
+        with atomic_path(path, suffix=".part.npz") as temp:
+            np.savez(temp, track_ids=np.asarray(ids, dtype=str), features=features,
+                     requested=np.asarray(sorted(set(requested) | set(ids)), dtype=str))
+    return ids, features
+
+
+def _stored_features(path: Path, requested: Sequence[str], *, quiet: bool = False) -> tuple[list[str], np.ndarray] | None:
+    """The features stored at ``path`` when they cover ``requested``, else ``None``."""
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            asked = set(data["requested"].tolist()) if "requested" in data else set(data["track_ids"].tolist())
+            if set(requested) <= asked:
+                return [str(t) for t in data["track_ids"]], data["features"]
+            if not quiet:
                 log.info("feature cache %s predates %d track(s) of this target; extracting again", path,
                          len(set(requested) - asked))
-        except (OSError, ValueError, KeyError) as err:  # a torn file: recompute rather than fail
+    except (OSError, ValueError, KeyError) as err:  # a torn file: recompute rather than fail
+        if not quiet:
             log.warning("feature cache %s unreadable (%s); extracting again", path, err)
-    ids, features = compute()
-    if not np.all(np.isfinite(features)):
-        raise DataError(f"features for {path.stem} contain NaN or inf; check the checkpoint and the target audio")
-    with atomic_path(path, suffix=".part.npz") as temp:
-        np.savez(temp, track_ids=np.asarray(ids, dtype=str), features=features,
-                 requested=np.asarray(sorted(set(requested) | set(ids)), dtype=str))
-    return ids, features
+    return None

@@ -20,7 +20,6 @@ duplicates rows and never leaves a half-written file.
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import math
 import os
@@ -29,6 +28,7 @@ from typing import Iterable, Sequence
 
 from mtl_music.atomic import atomic_path
 from mtl_music.errors import DataError
+from mtl_music.locks import exclusive
 
 COLUMNS = ("run", "strategy", "sources", "target", "repetition", "metric", "value")
 _KEY = COLUMNS[:-1]
@@ -112,13 +112,13 @@ class ResultsTable:
     def to_csv(self, path: str | os.PathLike) -> Path:
         """Merges this table into the csv at ``path`` (creating it) and replaces it atomically.
 
-        Concurrent writers (several evaluation processes, one file) are serialised by an
-        advisory lock on ``<path>.lock`` where the platform has ``fcntl``. Afterwards this table
+        Concurrent writers (several evaluation processes, one file) are serialised by
+        :func:`mtl_music.locks.exclusive` on ``<path>.lock``. Afterwards this table
         holds the merged rows.
         """
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        with _locked(path):
+        with exclusive(path, what=f"the results file {path}"):
             merged = ResultsTable.from_csv(path) if path.exists() else ResultsTable()
             merged.merge(self)
             _write_atomic(path, merged)
@@ -175,21 +175,6 @@ class ResultsTable:
         widths = [max(len(str(row[i])) for row in [header, *lines]) for i in range(len(header))]
         fmt = lambda row: "  ".join(str(cell).ljust(w) for cell, w in zip(row, widths)).rstrip()  # noqa: E731
         return "\n".join([fmt(header), fmt(["-" * w for w in widths]), *(fmt(row) for row in lines)])
-
-
-@contextlib.contextmanager
-def _locked(path: Path):
-    try:
-        import fcntl
-    except ImportError:  # Windows: no advisory locks; a single writer is still atomic.
-        yield
-        return
-    with open(path.with_name(path.name + ".lock"), "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def _write_atomic(path: Path, table: ResultsTable) -> None:

@@ -20,6 +20,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from mtl_music.config import group_options
 from mtl_music.errors import ConfigError, DataError, SourceError
+from mtl_music.locks import exclusive
 from mtl_music.sources import readers
 from mtl_music.sources.base import CATEGORIES, LabelMatrix, ScalarLabels, SourceLabels, SourceReport
 from mtl_music.sources.gmm import COMPONENT_COLUMNS, fit_scalar_mixture
@@ -322,15 +323,31 @@ def load_source_labels(source_cfg: DictConfig, *, data_cfg: DictConfig, recomput
         raise ConfigError(f"data.root cannot be resolved ({err}); set data.root or paths.data_root") from err
     key = source_key(params=source.params(), input_files=files)
     path = store_path(root=root, name=source.name, key=key)
-    if path.is_file() and not recompute:
-        try:
-            labels = load_labels(path)
-            log.info("source %r: loaded %d tracks from %s", source.name, len(labels), path)
+    if not recompute:
+        labels = _stored(path, source.name)
+        if labels is not None:
             return labels
-        except DataError as err:
-            log.warning("%s; recomputing", err)
-    log.info("source %r: computing from %s", source.name, ", ".join(map(str, files)))
-    labels = source.compute()
-    save_labels(path, labels, key=key)
+    # Jobs sharing the data root (sweep jobs, DDP ranks): one computes, the others wait and load.
+    with exclusive(path, what=f"the source store of {source.name!r} ({path.name})"):
+        if not recompute:
+            labels = _stored(path, source.name)  # stored by the process this one waited for
+            if labels is not None:
+                return labels
+        log.info("source %r: computing from %s", source.name, ", ".join(map(str, files)))
+        labels = source.compute()
+        save_labels(path, labels, key=key)
     log.info("source %r: %d tracks, k=%d, stored in %s", source.name, len(labels), labels.k, path)
+    return labels
+
+
+def _stored(path: Path, name: str) -> SourceLabels | None:
+    """The store at ``path``, or ``None`` when it is missing or unreadable (warned)."""
+    if not path.is_file():
+        return None
+    try:
+        labels = load_labels(path)
+    except DataError as err:
+        log.warning("%s; recomputing", err)
+        return None
+    log.info("source %r: loaded %d tracks from %s", name, len(labels), path)
     return labels

@@ -7,7 +7,9 @@ reader, preprocessing, k, ...) and the identity of each input file: resolved pat
 on every training start, while a changed file (rewritten, copied over, touched) gets a new
 size or mtime; the price is a needless recompute after a bare ``touch``. Files are written
 to a temporary name and renamed, so a killed process never leaves a half-written store and
-two processes (DDP ranks) computing the same source both end with a complete file.
+two processes (DDP ranks) computing the same source both end with a complete file. Processes
+sharing a data root do not compute it twice: :func:`~mtl_music.sources.load_source_labels`
+computes under the lock ``<store>.npz.lock`` and loads what a process it waited for stored.
 """
 
 from __future__ import annotations
