@@ -16,9 +16,10 @@ import json
 import logging
 import os
 import zlib
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
 
@@ -220,7 +221,21 @@ def _sync(handle) -> None:
     os.fsync(handle.fileno())
 
 
-def _acquire(handle, path: Path) -> None:
+@contextmanager
+def exclusive_lock(lock_file: str | os.PathLike, *, what: str) -> Iterator[None]:
+    """Holds an exclusive ``flock`` on ``lock_file`` (created) for the body; another process
+    waits here until it is released. ``what`` names the locked thing in the waiting message."""
+    lock_file = Path(lock_file)
+    lock_file.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_file, "a+") as handle:
+        _acquire(handle, lock_file.parent, what=what)
+        try:
+            yield
+        finally:
+            _release(handle)
+
+
+def _acquire(handle, path: Path, *, what: str = "mel cache") -> None:
     try:
         import fcntl
     except ImportError:  # pragma: no cover - no advisory locks on this platform
@@ -228,10 +243,10 @@ def _acquire(handle, path: Path) -> None:
     try:
         fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-        log.warning("mel cache %s is being written by another prepare; waiting for it to finish", path)
+        log.warning("%s %s is being written by another prepare; waiting for it to finish", what, path)
         fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
     except OSError as err:  # e.g. some network file systems have no flock
-        log.warning("cannot lock mel cache %s (%s); do not run two prepares of it at once", path, err)
+        log.warning("cannot lock %s %s (%s); do not run two prepares of it at once", what, path, err)
 
 
 def _release(handle) -> None:
