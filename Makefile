@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q "$(TORCH_PIN)"
-	$(PIP) install -q -e ".[dev,wandb]"
+	$(PIP) install -q -e ".[dev,wandb,launchers]"
 	# Its optional pyaudio dependency does not build here; the synthesiser needs none of it.
 	$(PIP) install -q --no-deps "$(TINYSOUNDFONT_PIN)"
 	touch $(STAMP)

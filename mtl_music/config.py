@@ -81,6 +81,10 @@ def check_group_overrides(overrides: Sequence[str]) -> None:
         if not match:
             continue
         group = match["group"]
+        if group.startswith("hydra/"):
+            # Hydra's own groups also hold its plugins' options (hydra/launcher=joblib, submitit_slurm),
+            # which are no files here; Hydra lists them itself on an unknown one.
+            continue
         if not any((Path(r) / group).is_dir() for r in (CONF_DIR, *search_path)) or "(" in match["value"] or "$" in match["value"]:
             continue  # not a group, or a sweep function / interpolation Hydra resolves itself
         valid = group_options(group, search_path=search_path)

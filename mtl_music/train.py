@@ -92,9 +92,9 @@ def _finished(run_dir: Path) -> TrainResult:
 def open_cache(cfg: DictConfig):
     """The dataset's mel cache, prepared first if needed.
 
-    Every rank prepares: ranks started together by ``torchrun`` (and sweep jobs sharing a data
-    root) would otherwise open a cache another rank is still building. The locks of the corpus
-    and the cache make one build each artefact while the others wait and then reuse it.
+    Every process calls prepare: under torchrun or srun all ranks start at once, and a rank that
+    skipped it could open a cache still being written. Prepare holds a lock on the dataset, so
+    one process does the work and the others wait for it, then reuse the finished cache.
     """
     from mtl_music import prepare
     from mtl_music.data import MelCache, cache_dir_for
@@ -106,6 +106,7 @@ def open_cache(cfg: DictConfig):
 def run(cfg: DictConfig) -> TrainResult:
     """Trains one representation as configured; returns where everything went."""
     import pytorch_lightning as pl
+    import torch
 
     from mtl_music.data import RandomCrops
     from mtl_music.sources.selection import load_selected_sources
@@ -131,11 +132,18 @@ def run(cfg: DictConfig) -> TrainResult:
     run_dir.mkdir(parents=True, exist_ok=True)
     if is_rank_zero():
         (run_dir / runs.CONFIG_FILE).write_text(OmegaConf.to_yaml(cfg, resolve=True))
-    pl.seed_everything(int(cfg.seed), workers=True, verbose=False)
-
+    threads = torch.get_num_threads()
     cache = open_cache(cfg)
     labels, vocabularies = load_selected_sources(cfg, names)
     sources = align_sources(labels, cache, data_name=str(cfg.data.name), labels_dir=str(cfg.data.labels_dir))
+    # The weights must not depend on whether this process (or another rank, or an earlier run)
+    # computed the mel cache and the sources' labels or found them stored. Computing them can
+    # draw random numbers, and pLSA's parallel numba loops set the OpenMP pool that torch shares
+    # to every core (e.g. 1 -> 2 threads under torchrun's OMP_NUM_THREADS=1), which changes
+    # float sums. So: torch's thread count as the run started, and seeded once the data is ready.
+    if torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
+    pl.seed_everything(int(cfg.seed), workers=True, verbose=False)
     datamodule = MultiSourceDataModule(
         crops=RandomCrops(cache, crop_frames=int(cfg.data.crop_frames), standardize=True), sources=sources,
         batch_size=int(cfg.data.batch_size), seed=int(cfg.seed), sampling=str(cfg.training.sampling),
@@ -181,8 +189,9 @@ def run(cfg: DictConfig) -> TrainResult:
 
 @hydra_app("train", open_keys=("trainer.",))
 def main(cfg: DictConfig) -> None:
-    from mtl_music.training.trainer import is_multirun
+    from mtl_music.training.trainer import is_multirun, warn_unshared_run_dir
 
+    warn_unshared_run_dir()
     try:
         result = run(cfg)
     except InvalidCombination as err:

@@ -10,7 +10,9 @@ the bootstrap, and any later one) is a :class:`WorkerPool`. It
 - refuses to start inside a spawned child that is re-importing an unguarded main script
   (which would otherwise start pools recursively or wait forever on its parent's lock);
 - turns a worker that dies into a :class:`WorkerDied` error naming the task and what was in
-  flight, never a hang.
+  flight, never a hang;
+- also starts inside a process of another library's pool, e.g. a job of Hydra's joblib launcher
+  (a loky worker, whose default start method ``loky`` a plain spawned child cannot resolve).
 
 DataLoader workers are the one exception: torch makes its own forked workers safe.
 """
@@ -28,6 +30,8 @@ from mtl_music.errors import DataError
 
 #: ``spawn`` everywhere: the one start method that is safe after torch has started threads.
 START_METHOD = "spawn"
+#: The start methods a freshly spawned interpreter knows without importing anything.
+_STDLIB_START_METHODS = ("spawn", "fork", "forkserver")
 #: Thread-count variables read by OpenMP, OpenBLAS, MKL and numexpr when a worker loads them.
 THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS")
 
@@ -69,6 +73,26 @@ def single_threaded_children() -> Iterator[None]:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+
+@contextmanager
+def stdlib_start_method() -> Iterator[None]:
+    """Processes spawned inside are told a start method of the standard library.
+
+    A spawned child re-applies its parent's *default* start method before anything else; inside a
+    loky worker (a job of Hydra's joblib launcher) that is ``loky``, which the child has not
+    imported, so it dies with ``cannot find context for 'loky'``. The parent's default is
+    restored on exit.
+    """
+    saved = multiprocessing.get_start_method(allow_none=True)
+    if saved is None or saved in _STDLIB_START_METHODS:
+        yield
+        return
+    multiprocessing.set_start_method(START_METHOD, force=True)
+    try:
+        yield
+    finally:
+        multiprocessing.set_start_method(saved, force=True)
 
 
 @contextmanager
@@ -145,7 +169,8 @@ class WorkerPool:
         """Schedules ``fn(*args)``; a worker it starts inherits one thread per library."""
         if self._executor is None:
             raise RuntimeError(f"the worker pool of {self.task} is closed")
-        with single_threaded_children():  # workers are started by submit: keep the env until then
+        # Workers are started by submit: keep the environment and the start method until then.
+        with single_threaded_children(), stdlib_start_method():
             try:
                 return self._executor.submit(fn, *args)
             except BrokenProcessPool as err:
@@ -187,4 +212,4 @@ def _apply_chunk(fn: Callable, chunk: list) -> list:
 
 
 __all__ = ["START_METHOD", "WorkerDied", "WorkerPool", "in_spawn_bootstrap", "one_torch_thread",
-           "refuse_during_spawn_bootstrap", "single_threaded_children"]
+           "refuse_during_spawn_bootstrap", "single_threaded_children", "stdlib_start_method"]

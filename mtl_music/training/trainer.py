@@ -34,9 +34,14 @@ class BuiltTrainer:
     best: object  # the best-validation-loss ModelCheckpoint (its best_model_path after fit)
 
 
+#: Where a process learns its rank before Lightning has set up: Lightning's own DDP launch
+#: (LOCAL_RANK, NODE_RANK), torchrun (RANK, LOCAL_RANK, GROUP_RANK) and srun (SLURM_PROCID).
+RANK_VARIABLES = ("RANK", "LOCAL_RANK", "NODE_RANK", "GROUP_RANK", "SLURM_PROCID")
+
+
 def is_rank_zero() -> bool:
     """Whether this process is the first of its job (before Lightning has started ranks)."""
-    return int(os.environ.get("LOCAL_RANK", "0")) == 0 and int(os.environ.get("NODE_RANK", "0")) == 0
+    return all(int(os.environ.get(name, "0") or 0) == 0 for name in RANK_VARIABLES)
 
 
 def is_multirun() -> bool:
@@ -47,16 +52,37 @@ def is_multirun() -> bool:
     return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
 
 
+def launched_per_rank() -> bool:
+    """Whether an outside launcher started one process per rank (torchrun, or srun with several
+    tasks), each composing its own Hydra config, instead of Lightning starting the ranks."""
+    return "TORCHELASTIC_RUN_ID" in os.environ or int(os.environ.get("SLURM_NTASKS", "1") or 1) > 1
+
+
+def warn_unshared_run_dir() -> None:
+    """Under torchrun/srun every rank names its own run folder after the second it started (and
+    on several nodes, after its own clock); the ranks must share one: ``hydra.run.dir=<folder>``."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if not (launched_per_rank() and HydraConfig.initialized()) or is_multirun():
+        return
+    if not any(o.lstrip("+").startswith("hydra.run.dir=") for o in HydraConfig.get().overrides.hydra):
+        log.warning("this process is one rank of a torchrun/srun launch: give every rank the same run folder "
+                    "with hydra.run.dir=<shared folder>, or the ranks may write to different time-named folders")
+
+
 def check_placement(cfg: DictConfig) -> None:
-    """A sweep job cannot also start an in-process DDP group of its own."""
+    """A sweep job cannot also start an in-process DDP group of its own. A sweep job whose ranks
+    the launcher started (submitit_slurm with ``tasks_per_node`` > 1: one task per GPU, Lightning's
+    SLURM environment) starts no processes itself and may run DDP."""
     strategy = str(cfg.trainer.strategy)
     devices = cfg.trainer.devices
-    if is_multirun() and (strategy in DDP_STRATEGIES or (isinstance(devices, int) and devices not in (0, 1))):
+    if is_multirun() and not launched_per_rank() and (
+            strategy in DDP_STRATEGIES or (isinstance(devices, int) and devices not in (0, 1))):
         raise ConfigError(
             "a Hydra multirun (-m) cannot also run in-process DDP (trainer.strategy="
             f"{strategy}, trainer.devices={devices}): every sweep job would spawn its own process group. "
-            "Sweep with one device per job (trainer=gpu) and a cluster launcher (hydra/launcher=submitit_slurm), "
-            "or run multi-GPU jobs one at a time without -m."
+            "Sweep with one device per job (trainer=gpu) and a launcher (hydra/launcher=joblib on one machine, "
+            "hydra/launcher=slurm_gpu on a cluster), or run multi-GPU jobs one at a time without -m."
         )
 
 
@@ -159,4 +185,5 @@ def build_trainer(cfg: DictConfig, *, run_dir: Path, run_name: str, tags: list[s
     return BuiltTrainer(trainer=trainer, best=best)
 
 
-__all__ = ["BuiltTrainer", "build_trainer", "check_placement", "is_multirun", "is_rank_zero", "resolve_precision"]
+__all__ = ["BuiltTrainer", "build_trainer", "check_placement", "is_multirun", "is_rank_zero", "launched_per_rank",
+           "resolve_precision", "warn_unshared_run_dir"]

@@ -158,3 +158,26 @@ def test_an_unguarded_script_fails_fast_with_the_fix(tmp_path):
 def test_a_pool_needs_a_worker():
     with pytest.raises(ValueError, match="compute in-process"):
         WorkerPool(0, task="nothing")
+
+
+def test_a_pool_starts_inside_a_joblib_loky_worker(tmp_path):
+    """A job of Hydra's joblib launcher runs in a loky worker, whose default start method
+    ``loky`` a spawned child cannot resolve ("cannot find context for 'loky'")."""
+    proc = _run_script(tmp_path, """
+        import multiprocessing
+        from joblib import Parallel, delayed
+
+        def job(values):
+            from mtl_music.workers import WorkerPool
+
+            before = multiprocessing.get_start_method()
+            with WorkerPool(1, task="a pool in a loky worker") as pool:
+                out = pool.map(abs, values)
+            return out, before, multiprocessing.get_start_method()
+
+        if __name__ == "__main__":
+            print(Parallel(n_jobs=2, backend="loky")(delayed(job)(v) for v in ([-1, -2], [-3])))
+    """, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    # The loky worker's own default is restored after its pool started.
+    assert proc.stdout.strip() == "[([1, 2], 'loky', 'loky'), ([3], 'loky', 'loky')]"
