@@ -64,8 +64,13 @@ def exclusive(path: str | os.PathLike, *, what: str) -> Iterator[None]:
     """Holds the exclusive lock of ``path`` (see the module docstring) for the ``with`` block.
 
     ``what``: the artefact in words, for the log (``"the demo corpus in /data/demo"``).
-    Creates the lock file's folder.
+    Creates the lock file's folder. Refuses (:class:`~mtl_music.errors.DataError`) inside a spawned
+    worker that is still importing an unguarded main script: its parent holds the lock, and the
+    worker would wait for it forever.
     """
+    from mtl_music.workers import refuse_during_spawn_bootstrap
+
+    refuse_during_spawn_bootstrap(f"building {what}")
     lock = lock_file(path)
     key = (threading.get_ident(), str(lock.absolute()))
     with _held_guard:
