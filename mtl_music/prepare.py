@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import importlib
 import logging
-from pathlib import Path
 
 from omegaconf import DictConfig
 
@@ -22,14 +21,10 @@ from mtl_music.cli import hydra_app
 from mtl_music.data.build import PrepareResult, build_cache
 from mtl_music.data.cache import cache_dir_for
 from mtl_music.data.manifest import dataset_tracks
-from mtl_music.locks import exclusive
 from mtl_music.audio.mel import mel_settings_from_cfg
 from mtl_music.errors import ConfigError
 
 log = logging.getLogger(__name__)
-
-#: In ``data.cache_dir``: held while one process builds the dataset and brings its cache up to date.
-PREPARE_LOCK_FILE = "prepare.lock"
 
 
 def run(cfg: DictConfig) -> PrepareResult:
@@ -37,15 +32,6 @@ def run(cfg: DictConfig) -> PrepareResult:
 
     Returns the :class:`~mtl_music.data.PrepareResult` (cache folder, counts, report).
     """
-    # One prepare of a dataset at a time, builder included: the jobs of a sweep (joblib, submitit)
-    # and the ranks of a torchrun/SLURM job all call this at once; the first does the work, the
-    # others wait for the lock and then find the dataset and its cache up to date.
-    with exclusive(Path(str(cfg.data.cache_dir)).expanduser() / PREPARE_LOCK_FILE,
-                   what=f"dataset '{cfg.data.get('name', '')}'"):
-        return _prepare(cfg)
-
-
-def _prepare(cfg: DictConfig) -> PrepareResult:
     data = cfg.data
     if data.get("builder"):
         run_builder(str(data.builder), cfg)
