@@ -20,6 +20,7 @@ source id, title) for auditing.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import re
@@ -219,14 +220,6 @@ def _meta_tsv(rows: list[tuple[str, ...]]) -> str:
     return header + "".join("\t".join(" ".join(str(v).split()) for v in row) + "\n" for row in rows)
 
 
-def build_region(settings: TargetSettings, *, data_root: Path, seed: int, duration: float, sample_rate: int,
-                 pool: RenderPool, progress: bool = True) -> TargetResult:
-    """Builds ``demo_region`` (GTZAN layout) under ``data_root / settings.name``, unless it is complete
-    (once among jobs sharing the data root: see :func:`_locked_build`)."""
-    return _locked_build(_build_region, settings, data_root=data_root, seed=seed, duration=duration,
-                         sample_rate=sample_rate, pool=pool, progress=progress)
-
-
 def _build_region(settings: TargetSettings, *, root: Path, payload: dict, seed: int, duration: float,
                   sample_rate: int, pool: RenderPool, progress: bool) -> TargetResult:
     titles = training_titles()
@@ -266,14 +259,6 @@ def dance_folder(tune_type: str) -> str:
     return tune_type.replace(" ", "").capitalize()
 
 
-def build_dance(settings: TargetSettings, *, data_root: Path, seed: int, duration: float, sample_rate: int,
-                pool: RenderPool, progress: bool = True) -> TargetResult:
-    """Builds ``demo_dance`` (Extended Ballroom layout) under ``data_root / settings.name``, unless it is complete
-    (once among jobs sharing the data root: see :func:`_locked_build`)."""
-    return _locked_build(_build_dance, settings, data_root=data_root, seed=seed, duration=duration,
-                         sample_rate=sample_rate, pool=pool, progress=progress)
-
-
 def _build_dance(settings: TargetSettings, *, root: Path, payload: dict, seed: int, duration: float,
                  sample_rate: int, pool: RenderPool, progress: bool) -> TargetResult:
     titles = training_titles()
@@ -297,3 +282,11 @@ def _build_dance(settings: TargetSettings, *, root: Path, payload: dict, seed: i
     write_json_atomic(root / ".complete.json", {"payload": payload, "files": listed_files,
                                                 "classes": [dance_folder(c) for c in files]})
     return TargetResult(root=root, files=files, dropped_classes=tuple(dropped))
+
+
+#: ``build_region(settings, *, data_root, seed, duration, sample_rate, pool, progress=True)``: builds
+#: ``demo_region`` (GTZAN layout) under ``data_root / settings.name`` unless it is complete, once
+#: among jobs sharing the data root (:func:`_locked_build`); ``build_dance`` likewise builds
+#: ``demo_dance`` (Extended Ballroom layout).
+build_region = functools.partial(_locked_build, _build_region)
+build_dance = functools.partial(_locked_build, _build_dance)
