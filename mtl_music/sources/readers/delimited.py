@@ -9,7 +9,7 @@ import csv
 import math
 from array import array
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
 
@@ -33,6 +33,19 @@ def _delimiter(path: Path) -> str:
 
 def _is_header(fields: Sequence[str]) -> bool:
     return bool(fields) and fields[0].strip().lower() in HEADER_FIRST_FIELDS
+
+
+def _data_rows(path: Path, *, delimiter: str, header: bool | None) -> Iterator[tuple[int, list[str]]]:
+    """``(line number, fields)`` of every data row: blank lines and the header row left out
+    (``header=None``: the first line is one iff its first field is a :data:`HEADER_FIRST_FIELDS` name)."""
+    with open_text(path) as f:
+        reader = csv.reader(f, delimiter=delimiter)
+        for fields in reader:
+            if not fields or (len(fields) == 1 and not fields[0].strip()):
+                continue
+            if reader.line_num == 1 and (header or (header is None and _is_header(fields))):
+                continue
+            yield reader.line_num, fields
 
 
 def read_tempo(path: str | Path, *, report: SourceReport) -> ScalarLabels:
@@ -65,23 +78,16 @@ def read_scalar_table(
     delimiter = delimiter or _delimiter(path)
     ids: list[str] = []
     values: list[float] = []
-    with open_text(path) as f:
-        reader = csv.reader(f, delimiter=delimiter)
-        for fields in reader:
-            line_no = reader.line_num
-            if not fields or (len(fields) == 1 and not fields[0].strip()):
-                continue
-            if line_no == 1 and (header or (header is None and _is_header(fields))):
-                continue
-            value = parse_float(fields[1].strip()) if len(fields) >= 2 else None
-            if value is None or len(fields) > 2 or not fields[0].strip():
-                report.add("malformed", f"{path.name} line {line_no}: expected track_id{delimiter!r}{what}")
-                continue
-            if not math.isfinite(value) or (valid is not None and not valid(value)):
-                report.add("missing_values", f"{path.name} line {line_no}: {what} {fields[1].strip()} (unknown)")
-                continue
-            ids.append(fields[0].strip())
-            values.append(value)
+    for line_no, fields in _data_rows(path, delimiter=delimiter, header=header):
+        value = parse_float(fields[1].strip()) if len(fields) >= 2 else None
+        if value is None or len(fields) > 2 or not fields[0].strip():
+            report.add("malformed", f"{path.name} line {line_no}: expected track_id{delimiter!r}{what}")
+            continue
+        if not math.isfinite(value) or (valid is not None and not valid(value)):
+            report.add("missing_values", f"{path.name} line {line_no}: {what} {fields[1].strip()} (unknown)")
+            continue
+        ids.append(fields[0].strip())
+        values.append(value)
     return scalars_from_entries(ids, values, report=report)
 
 
@@ -108,24 +114,17 @@ def read_label_table(
     track_index: dict[str, int] = {}
     label_index: dict[str, int] = {}
     rows, cols, vals = array("i"), array("i"), array("d")
-    with open_text(path) as f:
-        reader = csv.reader(f, delimiter=delimiter)
-        for fields in reader:
-            line_no = reader.line_num
-            if not fields or (len(fields) == 1 and not fields[0].strip()):
-                continue
-            if line_no == 1 and (header or (header is None and _is_header(fields))):
-                continue
-            if len(fields) not in (2, 3) or not fields[0].strip() or not fields[1].strip():
-                report.add("malformed", f"{path.name} line {line_no}: expected track_id{delimiter!r}label[{delimiter!r}weight]")
-                continue
-            weight = parse_float(fields[2].strip()) if len(fields) == 3 else 1.0
-            if weight is None or not math.isfinite(weight) or weight < 0:
-                report.add("malformed", f"{path.name} line {line_no}: weight {fields[2]!r} is not a non-negative number")
-                continue
-            rows.append(track_index.setdefault(fields[0].strip(), len(track_index)))
-            cols.append(label_index.setdefault(fields[1].strip(), len(label_index)))
-            vals.append(weight)
+    for line_no, fields in _data_rows(path, delimiter=delimiter, header=header):
+        if len(fields) not in (2, 3) or not fields[0].strip() or not fields[1].strip():
+            report.add("malformed", f"{path.name} line {line_no}: expected track_id{delimiter!r}label[{delimiter!r}weight]")
+            continue
+        weight = parse_float(fields[2].strip()) if len(fields) == 3 else 1.0
+        if weight is None or not math.isfinite(weight) or weight < 0:
+            report.add("malformed", f"{path.name} line {line_no}: weight {fields[2]!r} is not a non-negative number")
+            continue
+        rows.append(track_index.setdefault(fields[0].strip(), len(track_index)))
+        cols.append(label_index.setdefault(fields[1].strip(), len(label_index)))
+        vals.append(weight)
     row_ids, label_names = list(track_index), list(label_index)
     matrix = sparse_from_entries(rows, cols, vals, n_rows=len(row_ids), n_cols=len(label_names),
                                   row_ids=row_ids, label_names=label_names, report=report)
