@@ -14,13 +14,8 @@ def _ndcg_at_k(
     """Mean nDCG@k over users (binary relevance); see :func:`ndcg_per_user`. The protocol scores
     factor products with :func:`blocked_ndcg`; this full-matrix form is for the tests."""
     per_user = ndcg_per_user(scores=scores, relevant=relevant, train_seen=train_seen, k=k)
-    valid = per_user[~np.isnan(per_user)]
-    if valid.size == 0:
-        raise DataError(
-            "no user has a relevant held-out item, so nDCG is undefined; "
-            "check that the held-out tracks were played by someone in the evaluation users"
-        )
-    return float(valid.mean())
+    return _mean_over_users(per_user, fix="check that the held-out tracks were played by someone in the "
+                                          "evaluation users", held_out="held-out item")
 
 
 def ndcg_per_user(
@@ -94,13 +89,16 @@ def blocked_ndcg(U: np.ndarray, V: np.ndarray, relevant: sp.csr_matrix, seen: sp
         hi = min(n_users, lo + step)
         parts.append(ndcg_per_user(scores=U[lo:hi] @ V.T, relevant=relevant[lo:hi],
                                    train_seen=seen[lo:hi] if seen is not None else None, k=k))
-    per_user = np.concatenate(parts)
+    return _mean_over_users(np.concatenate(parts), fix="use more listening data or a larger test_fraction",
+                            held_out="held-out track (with a training interaction)")
+
+
+def _mean_over_users(per_user: np.ndarray, *, held_out: str, fix: str) -> float:
+    """The mean of :func:`ndcg_per_user` over users that have a relevant item; :class:`DataError`
+    (saying ``fix``) when no user has one."""
     valid = per_user[~np.isnan(per_user)]
     if valid.size == 0:
-        raise DataError(
-            "no user has a relevant held-out track (with a training interaction), so nDCG is undefined; "
-            "use more listening data or a larger test_fraction"
-        )
+        raise DataError(f"no user has a relevant {held_out}, so nDCG is undefined; {fix}")
     return float(valid.mean())
 
 
