@@ -49,7 +49,7 @@ def selected_targets(cfg: DictConfig) -> dict[str, Any]:
 
 def run(cfg: DictConfig):
     """Evaluates as configured; returns the :class:`ResultsTable` (also written to csv)."""
-    from mtl_music.evaluation.transfer import BASELINES, baseline_representation, evaluate_all
+    from mtl_music.evaluation.transfer import baseline_representation, check_baselines, evaluate_all
     from mtl_music.evaluation.transfer_callback import evaluate_module
 
     targets = selected_targets(cfg)
@@ -58,9 +58,8 @@ def run(cfg: DictConfig):
     ev = cfg.evaluation
     data_root = Path(str(cfg.paths.data_root)).expanduser()
     baseline = cfg.get("baseline")
-    if baseline is not None and baseline not in BASELINES:
-        raise ConfigError(f"baseline={baseline!r}: choose {', '.join(BASELINES[:-1])} or {BASELINES[-1]} "
-                          "(or leave it out to evaluate ckpt)")
+    if baseline is not None:
+        check_baselines([baseline], key="baseline", hint=" (or leave it out to evaluate ckpt)")
     ckpt = runs.resolve_checkpoint(cfg.ckpt) if cfg.get("ckpt") else None
     if ckpt is None and baseline in (None, "rand"):
         raise ConfigError("ckpt=<checkpoint or run dir> is needed" + (" (rand takes its architecture)" if baseline else ""))

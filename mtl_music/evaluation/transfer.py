@@ -118,11 +118,13 @@ def external_representation(folder: str | Path) -> Representation:
 BASELINES: tuple[str, ...] = ("mfcc", "rand", "external")
 
 
-def check_baselines(names: Sequence[str]) -> list[str]:
-    """``names`` as a list; :class:`ConfigError` listing :data:`BASELINES` for an unknown one."""
+def check_baselines(names: Sequence[str], *, key: str = "evaluation.baselines", hint: str = "") -> list[str]:
+    """``names`` as a list; :class:`ConfigError` naming ``key`` and listing :data:`BASELINES` for an
+    unknown one (``hint``: what else the key allows)."""
     unknown = sorted(set(names) - set(BASELINES))
     if unknown:
-        raise ConfigError(f"unknown baseline(s) {unknown}; choose from {list(BASELINES)}")
+        raise ConfigError(f"{key}: unknown baseline(s) {', '.join(map(repr, unknown))}; choose "
+                          f"{', '.join(BASELINES[:-1])} or {BASELINES[-1]}{hint}")
     return list(names)
 
 
