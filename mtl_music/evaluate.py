@@ -49,13 +49,14 @@ def selected_targets(cfg: DictConfig) -> dict[str, Any]:
 
 def run(cfg: DictConfig):
     """Evaluates as configured; returns the :class:`ResultsTable` (also written to csv)."""
+    from mtl_music.evaluation.settings import EvaluationSettings
     from mtl_music.evaluation.transfer import baseline_representation, check_baselines, evaluate_all
     from mtl_music.evaluation.transfer_callback import evaluate_module
 
     targets = selected_targets(cfg)
     if not targets:
         raise ConfigError("no target to evaluate on: pass target=[...] (see conf/target/)")
-    ev = cfg.evaluation
+    settings = EvaluationSettings.from_cfg(cfg.evaluation)
     data_root = Path(str(cfg.paths.data_root)).expanduser()
     baseline = cfg.get("baseline")
     if baseline is not None:
@@ -66,14 +67,11 @@ def run(cfg: DictConfig):
     if ckpt is not None:
         run_name = runs.run_of_checkpoint(ckpt)[1]
         table = evaluate_module(runs.load_module(ckpt), targets=targets, data_root=data_root, run=run_name,
-                                baselines=[baseline] if baseline else [], include_module=baseline is None,
-                                n_repetitions=int(ev.repetitions), seed=int(ev.seed), num_workers=int(ev.num_workers),
-                                batch_slices=int(ev.batch_slices), external_dir=ev.get("external_dir"))
+                                settings=settings, baselines=[baseline] if baseline else [],
+                                include_module=baseline is None)
     else:
-        representation = baseline_representation(baseline, seed=int(ev.seed), num_workers=int(ev.num_workers),
-                                                 external_dir=ev.get("external_dir"))
-        table = evaluate_all([representation], targets, data_root=data_root, n_repetitions=int(ev.repetitions),
-                             seed=int(ev.seed))
+        representation = baseline_representation(baseline, settings=settings)
+        table = evaluate_all([representation], targets, data_root=data_root, settings=settings)
     if not len(table):
         # every target failed (each logged with its error): a non-zero exit, not an empty success
         raise DataError(f"no result: the evaluation failed on every target ({', '.join(targets)}); "

@@ -152,6 +152,16 @@ def collect_runs(*, runs_dir: str | Path, metrics: Mapping[str, str] | None = No
         frames.append(frame)
     rows = pd.concat(frames, ignore_index=True)
     rows["strategy"] = rows["strategy"].map(normalize_strategy)
+    # The paper's analysis reads each representation's own features on clean audio; rows of
+    # single layers (evaluation.layer_mode=per_layer) and of deformed audio are for the
+    # benchmark's compare app.
+    from mtl_music.evaluation.results import DEFAULTS
+
+    plain = (rows["layer"].fillna("") == DEFAULTS["layer"]) & (rows["condition"] == DEFAULTS["condition"])
+    if not plain.all():
+        notes.append(f"{int((~plain).sum())} result rows of single layers or deformed audio were left out "
+                     "(python -m mtl_music.compare reads them).")
+        rows = rows[plain]
     n_nan = int(rows["value"].isna().sum())
     if n_nan:
         notes.append(f"{n_nan} result rows with a NaN value were left out.")

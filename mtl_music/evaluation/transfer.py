@@ -23,21 +23,36 @@ import numpy as np
 
 from mtl_music.errors import ConfigError, DataError, MtlMusicError
 from mtl_music.evaluation.results import ResultsTable
+from mtl_music.evaluation.settings import EvaluationSettings
 
 log = logging.getLogger(__name__)
 
 #: (name of the target, its tracks' (id, path, split), cache folder of the target) -> (ids, (n, D) features)
 FeatureFn = Callable[[str, Sequence[tuple[str, Path, Any]], Path], tuple[list[str], np.ndarray]]
+#: The same, for the tracks' audio under one deformation (``mtl_music.audio.deform``): (name,
+#: tracks, cache folder, deformation) -> (ids, (n, D) features).
+DeformedFeatureFn = Callable[[str, Sequence[tuple[str, Path, Any]], Path, Any], tuple[list[str], np.ndarray]]
+#: Slice-level features (``evaluation.aggregate=slices``): (name, tracks, cache folder) ->
+#: (ids, (S, D) features of every slice, (n + 1,) int64 offsets: track i's slices are rows offsets[i]:offsets[i+1]).
+SliceFeatureFn = Callable[[str, Sequence[tuple[str, Path, Any]], Path], tuple[list[str], np.ndarray, np.ndarray]]
 
 
 @dataclass
 class Representation:
-    """What is evaluated, named as the results table names it."""
+    """What is evaluated, named as the results table names it.
+
+    ``features`` gives one vector per track. ``deformed`` (robustness, ``evaluation.deform``)
+    and ``slices`` (``evaluation.aggregate=slices``) are ``None`` where a representation
+    cannot give them (a user's stored embeddings have no audio path to deform).
+    """
 
     run: str                 # run id (the run directory's name, or "rand" / "mfcc" / "external:<dir>")
     strategy: str            # arch name, or the baseline's name
     sources: Sequence[str]   # learning sources ("" for baselines)
     features: FeatureFn
+    layer: str = ""          # the results' layer column ("": the representation itself)
+    deformed: DeformedFeatureFn | None = None
+    slices: SliceFeatureFn | None = None
 
 
 def _mel_settings(frontend: Mapping[str, Any]):
@@ -128,29 +143,29 @@ def check_baselines(names: Sequence[str], *, key: str = "evaluation.baselines", 
     return list(names)
 
 
-def baseline_representation(name: str, *, module=None, seed: int = 0, device: str = "cpu", num_workers: int = 2,
-                            batch_slices: int = 128, external_dir: str | Path | None = None) -> Representation:
+def baseline_representation(name: str, *, settings: EvaluationSettings, module=None,
+                            device: str = "cpu") -> Representation:
     """The baseline ``name`` of :data:`BASELINES` as a representation. ``rand`` needs the trained
-    ``module`` (its architecture and band statistics), ``external`` an ``external_dir``."""
+    ``module`` (its architecture and band statistics), ``external`` ``settings.external_dir``."""
     from mtl_music.models.digest import module_digest
 
     check_baselines([name])
     if name == "rand":
         if module is None:
             raise ConfigError("the rand baseline takes its architecture from a checkpoint: pass ckpt=<run dir or .ckpt>")
-        rand = rand_module(module, seed=seed).to(device)
+        rand = rand_module(module, seed=settings.seed).to(device)
         rep = network_representation(rand, run="rand", digest="rand-" + module_digest(rand), device=device,
-                                     num_workers=num_workers, batch_slices=batch_slices)
+                                     num_workers=settings.num_workers, batch_slices=settings.batch_slices)
         return dataclasses.replace(rep, strategy="rand", sources=())  # a baseline row, like MFCC's
     if name == "mfcc":
-        return mfcc_representation(num_workers=num_workers)
-    if not external_dir:
+        return mfcc_representation(num_workers=settings.num_workers)
+    if not settings.external_dir:
         raise ConfigError("the external baseline needs evaluation.external_dir=<folder of <track_id>.npy files>")
-    return external_representation(external_dir)
+    return external_representation(settings.external_dir)
 
 
 def evaluate_all(representations: Sequence[Representation], targets: Mapping[str, Any], *, data_root: Path,
-                 n_repetitions: int = 5, seed: int = 0) -> ResultsTable:
+                 settings: EvaluationSettings) -> ResultsTable:
     """Every representation on every target, as one table. A target that fails for one
     representation (missing data, unreadable files) is logged with the error's message and
     skipped: the other rows are kept."""
@@ -158,8 +173,7 @@ def evaluate_all(representations: Sequence[Representation], targets: Mapping[str
     for name, cfg_target in targets.items():
         for representation in representations:
             try:
-                table.merge(evaluate(representation, {name: cfg_target}, data_root=data_root,
-                                     n_repetitions=n_repetitions, seed=seed))
+                table.merge(evaluate(representation, {name: cfg_target}, data_root=data_root, settings=settings))
             except MtlMusicError as err:
                 log.error("transfer evaluation of %s on %s skipped: %s", representation.run, name, err)
     return table
@@ -182,8 +196,8 @@ def _kept_index(index, ids: Sequence[str]):
     return dataclasses.replace(index, **changes)
 
 
-def evaluate_target(representation: Representation, cfg_target, *, data_root: Path, n_repetitions: int = 5,
-                    seed: int = 0) -> tuple[str, dict[str, list[float]]]:
+def evaluate_target(representation: Representation, cfg_target, *, data_root: Path,
+                    settings: EvaluationSettings) -> tuple[str, dict[str, list[float]]]:
     """Runs one target's protocol: ``(target name, {metric: one value per repetition})``, the
     target's metrics in ``index.metrics`` order (the primary one first)."""
     from threadpoolctl import threadpool_limits
@@ -201,7 +215,7 @@ def evaluate_target(representation: Representation, cfg_target, *, data_root: Pa
     # One BLAS thread: the probes' small matrix products run many times slower with two threads
     # on a shared 2-core machine (measured 0.5 s vs 6 s for one fit), and no faster elsewhere.
     with threadpool_limits(1, "blas"):
-        return index.name, _protocol(index, X, n_repetitions=n_repetitions, seed=seed)
+        return index.name, _protocol(index, X, n_repetitions=settings.repetitions, seed=settings.seed)
 
 
 def _protocol(index, X: np.ndarray, *, n_repetitions: int, seed: int) -> dict[str, list[float]]:
@@ -221,16 +235,17 @@ def _protocol(index, X: np.ndarray, *, n_repetitions: int, seed: int) -> dict[st
 
 
 def evaluate(representation: Representation, targets: Mapping[str, Any], *, data_root: Path,
-             n_repetitions: int = 5, seed: int = 0) -> ResultsTable:
-    """Every target of ``targets`` (name -> composed target node) for one representation."""
+             settings: EvaluationSettings | None = None) -> ResultsTable:
+    """Every target of ``targets`` (name -> composed target node) for one representation
+    (``settings``: the evaluation options, the defaults when ``None``)."""
+    settings = settings or EvaluationSettings()
     table = ResultsTable()
     for name, cfg_target in targets.items():
         started = time.perf_counter()
-        target, by_metric = evaluate_target(representation, cfg_target, data_root=data_root,
-                                            n_repetitions=n_repetitions, seed=seed)
+        target, by_metric = evaluate_target(representation, cfg_target, data_root=data_root, settings=settings)
         for metric, values in by_metric.items():
             table.extend(run=representation.run, strategy=representation.strategy, sources=representation.sources,
-                         target=target, metric=metric, values=values)
+                         target=target, metric=metric, values=values, layer=representation.layer)
             log.info("%s on %s: %s = %.4f ± %.4f (%d repetitions, %.1f s)", representation.run, target, metric,
                      float(np.mean(values)), float(np.std(values, ddof=1)) if len(values) > 1 else 0.0, len(values),
                      time.perf_counter() - started)

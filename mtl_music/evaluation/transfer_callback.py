@@ -10,32 +10,33 @@ from typing import Any
 import numpy as np
 import pytorch_lightning as pl
 
-from mtl_music.evaluation.results import ResultsTable
+from mtl_music.evaluation.results import CLEAN, ResultsTable
+from mtl_music.evaluation.settings import EvaluationSettings
 from mtl_music.runs import RESULTS_FILE
 
 log = logging.getLogger(__name__)
 
 
 def evaluate_module(module, *, targets: Mapping[str, Any], data_root: Path, run: str,
-                    baselines: Sequence[str] = (), n_repetitions: int = 5, seed: int = 0, num_workers: int = 2,
-                    batch_slices: int = 128, include_module: bool = True,
-                    external_dir: str | Path | None = None) -> ResultsTable:
-    """The module's representation and the chosen baselines (:data:`~mtl_music.evaluation.transfer.BASELINES`)
-    on every target, as one table; a failing target is logged and skipped (see ``evaluate_all``)."""
+                    settings: EvaluationSettings, baselines: Sequence[str] | None = None,
+                    include_module: bool = True) -> ResultsTable:
+    """The module's representation and the baselines (``settings.baselines`` unless ``baselines``
+    is given; :data:`~mtl_music.evaluation.transfer.BASELINES`) on every target, as one table; a
+    failing target is logged and skipped (see ``evaluate_all``)."""
     from mtl_music.evaluation.transfer import baseline_representation, check_baselines, evaluate_all, \
         network_representation
     from mtl_music.models.digest import module_digest
 
-    check_baselines(baselines)
+    baselines = check_baselines(settings.baselines if baselines is None else baselines)
     device = str(module.device)
     representations = []
     if include_module:
         representations.append(network_representation(module, run=run, digest=module_digest(module), device=device,
-                                                      num_workers=num_workers, batch_slices=batch_slices))
-    representations += [baseline_representation(name, module=module, seed=seed, device=device, num_workers=num_workers,
-                                                batch_slices=batch_slices, external_dir=external_dir)
+                                                      num_workers=settings.num_workers,
+                                                      batch_slices=settings.batch_slices))
+    representations += [baseline_representation(name, module=module, settings=settings, device=device)
                         for name in baselines]
-    return evaluate_all(representations, targets, data_root=data_root, n_repetitions=n_repetitions, seed=seed)
+    return evaluate_all(representations, targets, data_root=data_root, settings=settings)
 
 
 class TransferEvaluation(pl.Callback):
@@ -47,26 +48,18 @@ class TransferEvaluation(pl.Callback):
     """
 
     def __init__(self, *, targets: Mapping[str, Any], data_root: str | Path, run_dir: str | Path,
-                 baselines: Sequence[str] = ("rand", "mfcc"), n_repetitions: int = 5, seed: int = 0,
-                 num_workers: int = 2, batch_slices: int = 128, external_dir: str | Path | None = None) -> None:
+                 settings: EvaluationSettings) -> None:
         self.targets = dict(targets)
         self.data_root = Path(data_root)
         self.run_dir = Path(run_dir)
-        self.baselines = tuple(baselines)
-        self.n_repetitions = int(n_repetitions)
-        self.seed = int(seed)
-        self.num_workers = int(num_workers)
-        self.batch_slices = int(batch_slices)
-        self.external_dir = external_dir
+        self.settings = settings
         self.table: ResultsTable | None = None
 
     def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if not trainer.is_global_zero or not self.targets:
             return
         table = evaluate_module(pl_module, targets=self.targets, data_root=self.data_root, run=self.run_dir.name,
-                                baselines=self.baselines, n_repetitions=self.n_repetitions, seed=self.seed,
-                                num_workers=self.num_workers, batch_slices=self.batch_slices,
-                                external_dir=self.external_dir)
+                                settings=self.settings)
         self.table = table
         if not len(table):
             return
@@ -77,11 +70,13 @@ class TransferEvaluation(pl.Callback):
 
 def _log_table(trainer: pl.Trainer, table: ResultsTable) -> None:
     frame = table.to_frame()
-    means = frame.groupby(["run", "target", "metric"])["value"].agg(["mean", "std"])
+    means = frame.groupby(["run", "layer", "target", "condition", "metric"])["value"].agg(["mean", "std"])
     metrics = {}
-    for (run, target, metric), row in means.iterrows():
-        metrics[f"transfer/{run}/{target}/{metric}"] = float(row["mean"])
-        metrics[f"transfer/{run}/{target}/{metric}_std"] = float(np.nan_to_num(row["std"]))
+    for (run, layer, target, condition, metric), row in means.iterrows():
+        name = "/".join(["transfer", run + (f"@{layer}" if layer else ""),
+                         target + ("" if condition == CLEAN else f"@{condition}"), metric])
+        metrics[name] = float(row["mean"])
+        metrics[f"{name}_std"] = float(np.nan_to_num(row["std"]))
     for logger in trainer.loggers:
         logger.log_metrics(metrics, step=trainer.global_step)
         if type(logger).__name__ == "WandbLogger":

@@ -139,11 +139,10 @@ def _transfer_callbacks(cfg: DictConfig, run_dir: Path) -> list:
         return []
     from mtl_music.evaluation.transfer_callback import TransferEvaluation
 
-    ev = cfg.evaluation
+    from mtl_music.evaluation.settings import EvaluationSettings
+
     return [TransferEvaluation(targets=dict(targets), data_root=Path(str(cfg.paths.data_root)).expanduser(),
-                               run_dir=run_dir, baselines=list(ev.baselines), n_repetitions=int(ev.repetitions),
-                               seed=int(ev.seed), num_workers=int(ev.num_workers), batch_slices=int(ev.batch_slices),
-                               external_dir=ev.get("external_dir"))]
+                               run_dir=run_dir, settings=EvaluationSettings.from_cfg(cfg.evaluation))]
 
 
 def build_trainer(cfg: DictConfig, *, run_dir: Path, run_name: str, tags: list[str]) -> BuiltTrainer:

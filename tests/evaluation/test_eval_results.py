@@ -19,8 +19,9 @@ def test_roundtrip_summary_and_sources(tmp_path):
     path = table.to_csv(tmp_path / "out" / "results.csv")
     with open(path, newline="") as fh:
         rows = list(csv.reader(fh))
-    assert tuple(rows[0]) == COLUMNS == ("run", "strategy", "sources", "target", "repetition", "metric", "value")
-    assert rows[1] == ["r1", "MSS-CR", "bpm+tag", "gtzan", "0", "accuracy", "0.5"]
+    assert tuple(rows[0]) == COLUMNS == ("run", "strategy", "sources", "layer", "target", "condition", "repetition",
+                                         "metric", "value")
+    assert rows[1] == ["r1", "MSS-CR", "bpm+tag", "", "gtzan", "clean", "0", "accuracy", "0.5"]
 
     back = ResultsTable.from_csv(path)
     assert back.rows() == table.rows()
@@ -29,7 +30,7 @@ def test_roundtrip_summary_and_sources(tmp_path):
     assert "0.6000 ± 0.1000" in text and "bpm+tag" in text
     assert "0.1234 ± 0.0000" in text
     assert text.splitlines()[0].split() == ["run", "strategy", "sources", "target", "metric", "n", "mean", "±", "std"]
-    assert back.to_frame().shape == (4, 7)
+    assert back.to_frame().shape == (4, 9)
 
 
 def test_to_csv_merges_and_replaces_equal_keys(tmp_path):
@@ -75,9 +76,27 @@ def test_errors(tmp_path):
         ResultsTable().to_csv(bad)  # never overwrites a foreign file
     assert bad.read_text() == "run,target,value\nx,y,1\n"
     broken = tmp_path / "broken.csv"
-    broken.write_text(",".join(COLUMNS) + "\na,S,,t,zero,m,1\n")
+    broken.write_text(",".join(COLUMNS) + "\na,S,,,t,clean,zero,m,1\n")
     with pytest.raises(DataError, match="line 2"):
         ResultsTable.from_csv(broken)
     with pytest.raises(DataError, match="does not exist"):
         ResultsTable.from_csv(tmp_path / "missing.csv")
     assert ResultsTable().summary() == "(no results)"
+
+
+def test_first_version_files_read_with_the_defaults_and_new_columns_group(tmp_path):
+    old = tmp_path / "v1.csv"
+    old.write_text("run,strategy,sources,target,repetition,metric,value\nmfcc,mfcc,,gtzan,0,accuracy,0.5\n")
+    table = ResultsTable.from_csv(old)
+    assert table.rows() == [{"run": "mfcc", "strategy": "mfcc", "sources": "", "layer": "", "target": "gtzan",
+                             "condition": "clean", "repetition": 0, "metric": "accuracy", "value": 0.5}]
+    table.add(run="mfcc", strategy="mfcc", sources="", target="gtzan", repetition=0, metric="accuracy", value=0.2,
+              condition="noise:snr=0")
+    table.add(run="r", strategy="ms_cr", sources="tag", target="gtzan", repetition=0, metric="accuracy", value=0.7,
+              layer="conv3")
+    assert len(table) == 3 and len(table.summary_rows()) == 3
+    text = table.summary()
+    assert text.splitlines()[0].split()[:6] == ["run", "strategy", "sources", "layer", "target", "condition"]
+    table.to_csv(old)  # rewritten in the current layout
+    assert old.read_text().splitlines()[0] == ",".join(COLUMNS)
+    assert ResultsTable.from_csv(old).rows() == table.rows()

@@ -68,10 +68,11 @@ def test_summarize_slices_matches_numpy():
 
 
 def test_probe_pipeline_on_a_tiny_target(region_root):
+    from mtl_music.evaluation.settings import EvaluationSettings
     from mtl_music.evaluation.transfer import evaluate, mfcc_representation
 
     table = evaluate(mfcc_representation(num_workers=0), dict(_target(region_root)), data_root=region_root,
-                     n_repetitions=3)
+                     settings=EvaluationSettings(repetitions=3))
     rows = table.rows()
     assert [r["repetition"] for r in rows] == [0, 1, 2]
     assert {(r["run"], r["target"], r["metric"]) for r in rows} == {("mfcc", "demo_region", "accuracy")}
