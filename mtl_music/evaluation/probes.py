@@ -16,6 +16,14 @@ A tag with a single class in the training part gets a constant predictor (scikit
 ``ConvergenceWarning`` once per fit. That warning is expected under a fixed budget, so it is
 silenced; :func:`probe_fit` reports it as ``converged=False`` and :func:`run_probe_details` logs
 how many repetitions ran out of iterations.
+
+Two probe protocols (``evaluation.probe``): ``paper`` (above) and ``marble``, the protocol of the
+MARBLE benchmark (Yuan et al. 2023): one hidden layer of 512 ReLU units with dropout 0.2, Adam
+(learning rate 1e-3, batch 64), at most 100 epochs, early stopping on the validation part's loss
+(patience 10, the best epoch's weights kept). It is a small PyTorch network, deterministic for a
+seed. A fitted probe (:class:`FittedProbe`) scores any number of test sets, so the robustness
+protocol scores deformed audio with the probe trained on clean audio, and slice-level features
+(``evaluation.aggregate=slices``) are scored per track from the mean of their slices' outputs.
 """
 
 from __future__ import annotations
@@ -63,34 +71,148 @@ class ProbeResult:
     constant_tags: int = 0
 
 
-def probe_fit(
+#: The probe protocols (``evaluation.probe``).
+PROTOCOLS = ("paper", "marble")
+
+#: MARBLE's probe (Yuan et al. 2023): one hidden layer, early stopping on the validation part.
+MARBLE_HIDDEN = 512
+MARBLE_DROPOUT = 0.2
+MARBLE_LEARNING_RATE = 1e-3
+MARBLE_BATCH = 64
+MARBLE_MAX_EPOCHS = 100
+MARBLE_PATIENCE = 10
+
+
+@dataclass
+class FittedProbe:
+    """A probe fitted on the training part; :meth:`score` scores any test set.
+
+    ``model`` is the scikit-learn estimator (``paper``) or a :class:`_TorchProbe` (``marble``);
+    ``scaler`` the ``StandardScaler`` fitted on the training features; ``y_train`` the training
+    labels (multi-label: to count tags constant in training).
+    """
+
+    task: str
+    model: object
+    scaler: object
+    converged: bool
+    n_iter: int
+    y_train: np.ndarray
+
+    def outputs(self, features: np.ndarray) -> np.ndarray:
+        """The probe's outputs for ``features`` (n, D): class probabilities (n, n_classes) in
+        :attr:`classes` order (classification), tag probabilities (n, n_tags) (multilabel),
+        predicted values (n,) or (n, k) (regression)."""
+        X = self.scaler.transform(np.asarray(features, dtype=np.float64))
+        if self.task == "regression":
+            return self.model.predict(X)
+        return self.model.predict_proba(X)
+
+    @property
+    def classes(self) -> np.ndarray:
+        """The class labels seen in training, in output order (classification)."""
+        return self.model.classes_
+
+    def score(self, *, features: np.ndarray, labels: np.ndarray, offsets: np.ndarray | None = None,
+              extra_metrics: Sequence[str] = (), classes: Sequence[str] = ()) -> ProbeResult:
+        """Every score of the task on (``features``, ``labels``), plus ``extra_metrics`` (names of
+        :data:`mtl_music.evaluation.metrics.EXTRA_METRICS`, given the target's ``classes``).
+
+        ``features``: (R, D) rows; ``labels``: one per *item*; ``offsets`` (n_items + 1,): item i's
+        rows are ``offsets[i]:offsets[i+1]`` and its output is the mean of theirs (slice-level
+        features); ``None``: one row per item.
+        """
+        outputs = self.outputs(features)
+        if offsets is not None:
+            outputs = mean_per_item(outputs, offsets)
+        y = np.asarray(labels)
+        if self.task == "multilabel":
+            result = _multilabel_result(outputs, y_train=self.y_train, y_test=y.astype(np.int64),
+                                        converged=self.converged, n_iter=self.n_iter)
+        else:
+            if self.task == "classification":
+                predicted = self.classes[np.argmax(outputs, axis=1)]
+                primary = float(accuracy(y, predicted))
+            else:
+                predicted = outputs
+                primary = float(_r2(y.astype(np.float64), predicted))
+            result = ProbeResult(score=primary, converged=self.converged, n_iter=self.n_iter,
+                                 scores={TASK_SCORES[self.task][0]: primary})
+        if extra_metrics:
+            from mtl_music.evaluation.metrics import EXTRA_METRICS
+
+            if self.task == "multilabel":
+                raise ConfigError(f"extra metrics {list(extra_metrics)} are not defined for multi-label targets")
+            extra = {name: float(EXTRA_METRICS[name](y_true=y, y_pred=predicted, classes=tuple(classes)))
+                     for name in extra_metrics}
+            result = ProbeResult(score=result.score, converged=result.converged, n_iter=result.n_iter,
+                                 scores={**result.scores, **extra}, skipped_tags=result.skipped_tags,
+                                 constant_tags=result.constant_tags)
+        return result
+
+
+def accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    """Share of equal entries of two (n,) label arrays."""
+    from sklearn.metrics import accuracy_score
+
+    return float(accuracy_score(y_true, y_pred))
+
+
+def _r2(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    from sklearn.metrics import r2_score
+
+    return float(r2_score(y_true, y_pred))
+
+
+def mean_per_item(outputs: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Mean of ``outputs`` (R, ...) over each item's rows ``offsets[i]:offsets[i+1]`` →
+    (n_items, ...). Every item needs at least one row."""
+    offsets = np.asarray(offsets, dtype=np.int64)
+    counts = np.diff(offsets)
+    if offsets[0] != 0 or offsets[-1] != len(outputs) or (counts < 1).any():
+        raise DataError(f"offsets must run from 0 to {len(outputs)} rows with every item having a row")
+    sums = np.add.reduceat(np.asarray(outputs, dtype=np.float64), offsets[:-1], axis=0)
+    return sums / counts.reshape((-1,) + (1,) * (sums.ndim - 1))
+
+
+def fit_probe(
     *,
     features: np.ndarray,
     labels: np.ndarray,
     train_idx: np.ndarray,
-    test_idx: np.ndarray,
     task: str,
     seed: int,
-) -> ProbeResult:
-    """Fits the MLP probe on ``features[train_idx]`` and scores it on ``features[test_idx]``.
+    protocol: str = "paper",
+    valid_idx: np.ndarray | None = None,
+) -> FittedProbe:
+    """Fits the probe of ``protocol`` on ``features[train_idx]``.
 
     ``features``: (n, D) float; ``labels``: (n,) class labels (any hashable) for
     ``task="classification"``, (n,) / (n, k) floats for ``task="regression"``, or an (n, n_tags)
-    0/1 indicator matrix for ``task="multilabel"``; ``train_idx``/``test_idx``: 1-D integer
-    indices into the n rows (disjoint). ``seed`` is the MLP's ``random_state`` (weight init and
-    batch order; every tag's MLP gets the same one).
+    0/1 indicator matrix for ``task="multilabel"``; ``train_idx``: 1-D integer indices into the n
+    rows. ``valid_idx`` (``marble`` only, disjoint from ``train_idx``): the rows early stopping
+    watches. ``seed``: the probe's random state (weight init and batch order).
     """
     from sklearn.exceptions import ConvergenceWarning
-    from sklearn.metrics import accuracy_score, r2_score
     from sklearn.multiclass import OneVsRestClassifier
     from sklearn.neural_network import MLPClassifier, MLPRegressor
     from sklearn.preprocessing import StandardScaler
 
-    X, y, train_idx, test_idx = _check_inputs(features, labels, train_idx, test_idx, task)
+    if protocol not in PROTOCOLS:
+        raise ConfigError(f"evaluation.probe={protocol!r}; choose {' or '.join(PROTOCOLS)}")
+    X, y, train_idx = _check_training(features, labels, train_idx, task)
     scaler = StandardScaler().fit(X[train_idx])
-    X_train = scaler.transform(X[train_idx])
-    X_test = scaler.transform(X[test_idx])
-    y_train, y_test = y[train_idx], y[test_idx]
+    X_train, y_train = scaler.transform(X[train_idx]), y[train_idx]
+    if protocol == "marble":
+        if valid_idx is None or len(valid_idx) == 0:
+            raise DataError("the marble probe stops early on a validation part: pass valid_idx (rows not in train_idx)")
+        valid_idx = _as_index(valid_idx, "valid_idx", X.shape[0])
+        if np.intersect1d(train_idx, valid_idx).size:
+            raise DataError("valid_idx and train_idx overlap; early stopping would watch training rows")
+        model = _TorchProbe(task=task, seed=int(seed))
+        model.fit(X_train, y_train, scaler.transform(X[valid_idx]), y[valid_idx])
+        return FittedProbe(task=task, model=model, scaler=scaler, converged=model.stopped_early,
+                           n_iter=model.n_iter_, y_train=y_train)
 
     kind = MLPRegressor if task == "regression" else MLPClassifier
     model = kind(hidden_layer_sizes=HIDDEN_LAYERS, activation="relu", solver="adam",
@@ -107,25 +229,146 @@ def probe_fit(
     for w in caught:
         if not issubclass(w.category, ConvergenceWarning):
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-
     if task == "multilabel":
-        return _multilabel_result(model, X_test=X_test, y_train=y_train, y_test=y_test, converged=converged)
-    predicted = model.predict(X_test)
-    if task == "classification":
-        score = float(accuracy_score(y_test, predicted))
+        n_iter = max((int(getattr(e, "n_iter_", 0)) for e in model.estimators_), default=0)
     else:
-        score = float(r2_score(y_test, predicted))
-    return ProbeResult(score=score, converged=converged, n_iter=int(model.n_iter_),
-                       scores={TASK_SCORES[task][0]: score})
+        n_iter = int(model.n_iter_)
+    return FittedProbe(task=task, model=model, scaler=scaler, converged=converged, n_iter=n_iter, y_train=y_train)
 
 
-def _multilabel_result(model, *, X_test: np.ndarray, y_train: np.ndarray, y_test: np.ndarray,
-                       converged: bool) -> ProbeResult:
-    """ROC-AUC and PR-AUC of a fitted one-vs-rest probe, macro over the tags that have a
-    positive and a negative in the test part. ``y_train``/``y_test``: (n, n_tags) 0/1."""
+class _TorchProbe:
+    """MARBLE's probe as a small PyTorch MLP with a scikit-learn-like surface (``fit``,
+    ``predict``, ``predict_proba``, ``classes_``, ``n_iter_``). Runs on the CPU in float32 with
+    its own generator, so a seed gives the same probe every time."""
+
+    def __init__(self, *, task: str, seed: int) -> None:
+        self.task = task
+        self.seed = seed
+        self.n_iter_ = 0
+        self.stopped_early = False
+
+    def _targets(self, y: np.ndarray):
+        import torch
+
+        if self.task == "classification":
+            position = {c: i for i, c in enumerate(self.classes_.tolist())}
+            return torch.as_tensor([position[v] for v in y.tolist()], dtype=torch.long)
+        if self.task == "multilabel":
+            return torch.as_tensor(y, dtype=torch.float32)
+        values = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
+        return torch.as_tensor((values - self._y_mean) / self._y_std, dtype=torch.float32)
+
+    def fit(self, X: np.ndarray, y: np.ndarray, X_valid: np.ndarray, y_valid: np.ndarray) -> "_TorchProbe":
+        import torch
+        from torch import nn
+
+        generator = torch.Generator().manual_seed(self.seed)
+        if self.task == "classification":
+            self.classes_ = np.unique(y)
+            n_out = len(self.classes_)
+            known = np.isin(y_valid, self.classes_)
+            X_valid, y_valid = X_valid[known], y_valid[known]  # a class absent from training cannot be fitted
+            loss_fn = nn.CrossEntropyLoss()
+        elif self.task == "multilabel":
+            n_out = y.shape[1]
+            loss_fn = nn.BCEWithLogitsLoss()
+        else:
+            values = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
+            self._y_mean, self._y_std = values.mean(axis=0), values.std(axis=0) + 1e-12
+            self._y_shape = np.asarray(y).shape[1:]
+            n_out = values.shape[1]
+            loss_fn = nn.MSELoss()
+        with torch.random.fork_rng(devices=[]):  # the layers' initialisation draws from the global generator
+            torch.manual_seed(self.seed)
+            self.net = nn.Sequential(nn.Linear(X.shape[1], MARBLE_HIDDEN), nn.ReLU(), nn.Dropout(MARBLE_DROPOUT),
+                                     nn.Linear(MARBLE_HIDDEN, n_out))
+        optimizer = torch.optim.Adam(self.net.parameters(), lr=MARBLE_LEARNING_RATE)
+        x_train = torch.as_tensor(X, dtype=torch.float32)
+        t_train = self._targets(y)
+        x_valid = torch.as_tensor(X_valid, dtype=torch.float32)
+        t_valid = self._targets(y_valid) if len(X_valid) else None
+        best, best_state, waited = float("inf"), None, 0
+        for epoch in range(MARBLE_MAX_EPOCHS):
+            self.net.train()
+            order = torch.randperm(len(x_train), generator=generator)
+            for start in range(0, len(order), MARBLE_BATCH):
+                rows = order[start:start + MARBLE_BATCH]
+                # Dropout masks from a generator of our own: torch's global one is not ours to move
+                with torch.random.fork_rng(devices=[]):
+                    torch.manual_seed(self.seed * 1_000_003 + epoch * 10_007 + start)
+                    loss = loss_fn(self.net(x_train[rows]), t_train[rows])
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+            self.n_iter_ = epoch + 1
+            if t_valid is None:
+                continue
+            self.net.eval()
+            with torch.no_grad():
+                valid_loss = float(loss_fn(self.net(x_valid), t_valid))
+            if valid_loss < best - 1e-6:
+                best, waited = valid_loss, 0
+                best_state = {k: v.detach().clone() for k, v in self.net.state_dict().items()}
+            else:
+                waited += 1
+                if waited >= MARBLE_PATIENCE:
+                    self.stopped_early = True
+                    break
+        if best_state is not None:
+            self.net.load_state_dict(best_state)
+        self.net.eval()
+        return self
+
+    def _forward(self, X: np.ndarray) -> np.ndarray:
+        import torch
+
+        with torch.no_grad():
+            return self.net(torch.as_tensor(X, dtype=torch.float32)).numpy().astype(np.float64)
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        logits = self._forward(X)
+        if self.task == "multilabel":
+            return 1.0 / (1.0 + np.exp(-logits))
+        logits = logits - logits.max(axis=1, keepdims=True)
+        e = np.exp(logits)
+        return e / e.sum(axis=1, keepdims=True)
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        if self.task == "regression":
+            values = self._forward(X) * self._y_std + self._y_mean
+            return values.reshape((len(values),) + tuple(self._y_shape))
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+
+def probe_fit(
+    *,
+    features: np.ndarray,
+    labels: np.ndarray,
+    train_idx: np.ndarray,
+    test_idx: np.ndarray,
+    task: str,
+    seed: int,
+) -> ProbeResult:
+    """Fits the paper's MLP probe on ``features[train_idx]`` and scores it on ``features[test_idx]``
+    (:func:`fit_probe`, then :meth:`FittedProbe.score`).
+
+    ``features``: (n, D) float; ``labels``: (n,) class labels (any hashable) for
+    ``task="classification"``, (n,) / (n, k) floats for ``task="regression"``, or an (n, n_tags)
+    0/1 indicator matrix for ``task="multilabel"``; ``train_idx``/``test_idx``: 1-D integer
+    indices into the n rows (disjoint). ``seed`` is the MLP's ``random_state`` (weight init and
+    batch order; every tag's MLP gets the same one).
+    """
+    X, y, train_idx, test_idx = _check_inputs(features, labels, train_idx, test_idx, task)
+    fitted = fit_probe(features=X, labels=y, train_idx=train_idx, task=task, seed=seed)
+    return fitted.score(features=X[test_idx], labels=y[test_idx])
+
+
+def _multilabel_result(probabilities: np.ndarray, *, y_train: np.ndarray, y_test: np.ndarray, converged: bool,
+                       n_iter: int) -> ProbeResult:
+    """ROC-AUC and PR-AUC of tag ``probabilities`` (n_test, n_tags), macro over the tags that
+    have a positive and a negative in the test part. ``y_train``/``y_test``: (n, n_tags) 0/1."""
     from sklearn.metrics import average_precision_score, roc_auc_score
 
-    probabilities = model.predict_proba(X_test)  # (n_test, n_tags)
     positives = y_test.sum(axis=0)
     scored = (positives > 0) & (positives < len(y_test))
     if not scored.any():
@@ -134,7 +377,6 @@ def _multilabel_result(model, *, X_test: np.ndarray, y_train: np.ndarray, y_test
     train_positives = y_train.sum(axis=0)
     roc = float(roc_auc_score(y_test[:, scored], probabilities[:, scored], average="macro"))
     pr = float(average_precision_score(y_test[:, scored], probabilities[:, scored], average="macro"))
-    n_iter = max((int(getattr(e, "n_iter_", 0)) for e in model.estimators_), default=0)
     return ProbeResult(score=roc, converged=converged, n_iter=n_iter, scores={"roc_auc": roc, "pr_auc": pr},
                        skipped_tags=int((~scored).sum()),
                        constant_tags=int(((train_positives == 0) | (train_positives == len(y_train))).sum()))
@@ -194,6 +436,13 @@ def run_probe_details(
             raise DataError(f"split {rep} is not a (train_idx, test_idx) pair") from None
         results.append(probe_fit(features=features, labels=labels, train_idx=train_idx,
                                  test_idx=test_idx, task=task, seed=seed + rep))
+    log_probe_results(results)
+    return results
+
+
+def log_probe_results(results: Sequence[ProbeResult]) -> None:
+    """Logs how many fits ended at the iteration budget unconverged, and how many multi-label
+    tags the scores left out or fitted as constants."""
     unconverged = sum(not res.converged for res in results)
     if unconverged:
         log.info("%d of %d probe fits stopped at the fixed %d-iteration budget before Adam's tolerance "
@@ -206,7 +455,6 @@ def run_probe_details(
                     "negative track in the test part) and %d tag(s) had a single class in the training part "
                     "(constant prediction); more tracks per tag make the scores steadier",
                     len(results), skipped, constant)
-    return results
 
 
 def _random_splits(
@@ -254,6 +502,12 @@ def _random_splits(
     return out
 
 
+def _check_training(features, labels, train_idx, task):
+    """:func:`_check_inputs` without a test part: ``(X float64, y, train_idx)``."""
+    X, y, train_idx, _ = _check_inputs(features, labels, train_idx, None, task)
+    return X, y, train_idx
+
+
 def _check_inputs(features, labels, train_idx, test_idx, task):
     if task not in TASKS:
         raise ConfigError(f"task={task!r} is not one of {TASKS}")
@@ -267,12 +521,13 @@ def _check_inputs(features, labels, train_idx, test_idx, task):
     if y.shape[0] != X.shape[0]:
         raise DataError(f"labels has {y.shape[0]} entries but features has {X.shape[0]} rows; they must align")
     train_idx = _as_index(train_idx, "train_idx", X.shape[0])
-    test_idx = _as_index(test_idx, "test_idx", X.shape[0])
-    overlap = np.intersect1d(train_idx, test_idx)
-    if overlap.size:
-        raise DataError(f"{overlap.size} items are in both train_idx and test_idx (first: {overlap[:5].tolist()}); "
-                        "the probe would be scored on its own training data")
-    used = np.concatenate([train_idx, test_idx])
+    if test_idx is not None:
+        test_idx = _as_index(test_idx, "test_idx", X.shape[0])
+        overlap = np.intersect1d(train_idx, test_idx)
+        if overlap.size:
+            raise DataError(f"{overlap.size} items are in both train_idx and test_idx (first: {overlap[:5].tolist()}); "
+                            "the probe would be scored on its own training data")
+    used = train_idx if test_idx is None else np.concatenate([train_idx, test_idx])
     finite = np.isfinite(X[used]).all(axis=1)
     if not finite.all():
         bad = used[~finite]

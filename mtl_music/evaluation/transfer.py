@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from mtl_music.errors import ConfigError, DataError, MtlMusicError
-from mtl_music.evaluation.results import ResultsTable
+from mtl_music.evaluation.results import CLEAN, ResultsTable
 from mtl_music.evaluation.settings import EvaluationSettings
 
 log = logging.getLogger(__name__)
@@ -197,9 +197,10 @@ def _kept_index(index, ids: Sequence[str]):
 
 
 def evaluate_target(representation: Representation, cfg_target, *, data_root: Path,
-                    settings: EvaluationSettings) -> tuple[str, dict[str, list[float]]]:
-    """Runs one target's protocol: ``(target name, {metric: one value per repetition})``, the
-    target's metrics in ``index.metrics`` order (the primary one first)."""
+                    settings: EvaluationSettings) -> tuple[str, dict[tuple[str, str], list[float]]]:
+    """Runs one target's protocol: ``(target name, {(condition, metric): one value per
+    repetition})``, the clean condition first with the target's metrics in ``index.metrics``
+    order (the primary one first), then each deformation of ``settings.deform``."""
     from threadpoolctl import threadpool_limits
 
     from mtl_music.evaluation.features import target_root as target_cache_root
@@ -208,30 +209,111 @@ def evaluate_target(representation: Representation, cfg_target, *, data_root: Pa
     index = load_target(cfg_target)
     target_root = target_cache_root(data_root=Path(data_root), target=index.cache_name or index.name)
     tracks = [(t.track_id, t.path, t.split) for t in index.tracks]
-    ids, X = representation.features(index.name, tracks, target_root)
+    if settings.aggregate == "slices":
+        if representation.slices is None:
+            raise ConfigError(f"evaluation.aggregate=slices: {representation.run} gives one vector per track, no "
+                              "slice-level features; evaluate it with evaluation.aggregate=track")
+        ids, X, offsets = representation.slices(index.name, tracks, target_root)
+    else:
+        ids, X = representation.features(index.name, tracks, target_root)
+        offsets = np.arange(len(ids) + 1, dtype=np.int64)
     index = _kept_index(index, ids)
     row_of = {t: i for i, t in enumerate(ids)}
-    X = X[[row_of[t.track_id] for t in index.tracks]]
+    X, offsets = _rows_of_items(X, offsets, [row_of[t.track_id] for t in index.tracks])
+    deformed = _deformed_features(representation, index, target_root, settings) if settings.deform else None
     # One BLAS thread: the probes' small matrix products run many times slower with two threads
     # on a shared 2-core machine (measured 0.5 s vs 6 s for one fit), and no faster elsewhere.
     with threadpool_limits(1, "blas"):
-        return index.name, _protocol(index, X, n_repetitions=settings.repetitions, seed=settings.seed)
+        return index.name, _protocol(index, X, settings=settings, offsets=offsets, deformed=deformed)
 
 
-def _protocol(index, X: np.ndarray, *, n_repetitions: int, seed: int) -> dict[str, list[float]]:
-    """``{metric: one value per repetition}`` for every metric of ``index.metrics``; ``X``:
-    (n_tracks, D) features in ``index.tracks`` order."""
-    from mtl_music.evaluation.probes import run_probe_details
+def _rows_of_items(X: np.ndarray, offsets: np.ndarray, items: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+    """The rows of ``items`` (in that order) of a row matrix whose item ``i`` has rows
+    ``offsets[i]:offsets[i+1]``, and their new offsets."""
+    offsets = np.asarray(offsets, dtype=np.int64)
+    counts = np.diff(offsets)[list(items)]
+    rows = np.concatenate([np.arange(offsets[i], offsets[i + 1]) for i in items]) if len(items) else np.zeros(0, np.int64)
+    return X[rows], np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+
+
+#: ``deformed(test positions) -> {condition: (track ids, (n, D) features)}``, computed once per target.
+DeformedByCondition = Callable[[Sequence[int]], dict[str, tuple[list[str], np.ndarray]]]
+
+
+def _deformed_features(representation: Representation, index, target_root: Path,
+                       settings: EvaluationSettings) -> DeformedByCondition:
+    """The deformed-test-audio features of ``settings.deform`` (see :mod:`mtl_music.audio.deform`)
+    for the tracks at the positions asked for."""
+    if representation.deformed is None:
+        raise ConfigError(f"evaluation.deform: {representation.run} has no audio path to deform (stored embeddings); "
+                          "leave it out of a robustness evaluation or set evaluation.deform=[]")
+    if settings.aggregate == "slices":
+        raise ConfigError("evaluation.deform re-scores track vectors; use it with evaluation.aggregate=track")
+    if index.task == "recommendation":
+        raise ConfigError(f"evaluation.deform: target {index.name} is a recommendation target, whose protocol has "
+                          "no probe to re-score; leave it out of a robustness evaluation")
+    from mtl_music.audio.deform import deformations_from
+
+    deformations = deformations_from(settings)
+
+    def deformed(positions: Sequence[int]) -> dict[str, tuple[list[str], np.ndarray]]:
+        tracks = [(t.track_id, t.path, t.split) for t in (index.tracks[i] for i in positions)]
+        return {d.name: representation.deformed(index.name, tracks, target_root, d) for d in deformations}
+
+    return deformed
+
+
+def _protocol(index, X: np.ndarray, *, settings: EvaluationSettings, offsets: np.ndarray | None = None,
+              deformed: DeformedByCondition | None = None) -> dict[tuple[str, str], list[float]]:
+    """``{(condition, metric): one value per repetition}`` for every metric of ``index.metrics``
+    on clean audio, then on each deformation ``deformed`` gives (the probe trained on clean audio).
+
+    ``X``: (R, D) feature rows; item ``i`` of ``index.tracks`` owns rows ``offsets[i]:offsets[i+1]``
+    (one row per track when ``offsets`` is ``None``; several for slice-level features, whose
+    per-row outputs are averaged per track)."""
+    from mtl_music.evaluation.probes import fit_probe, log_probe_results
     from mtl_music.evaluation.recommend import evaluate_recommendation
     from mtl_music.targets import target_splits
+    from mtl_music.targets.base import validation_part
 
     if index.task == "recommendation":
-        return {index.metric: evaluate_recommendation(plays=index.interactions.matrix, features=X,
-                                                      n_repetitions=n_repetitions, test_fraction=index.test_fraction,
-                                                      seed=seed)}
-    splits = target_splits(index, n_repetitions=n_repetitions, seed=seed)
-    results = run_probe_details(features=X, labels=index.labels, splits=splits, task=index.task, seed=seed)
-    return {metric: [res.scores[metric] for res in results] for metric in index.metrics}
+        return {(CLEAN, index.metric): evaluate_recommendation(
+            plays=index.interactions.matrix, features=X, n_repetitions=settings.repetitions,
+            test_fraction=index.test_fraction, seed=settings.seed)}
+    n = len(index.tracks)
+    offsets = np.arange(n + 1, dtype=np.int64) if offsets is None else np.asarray(offsets, dtype=np.int64)
+    labels = index.labels
+    item_of_row = np.repeat(np.arange(n), np.diff(offsets))
+    rows_of = lambda items: np.flatnonzero(np.isin(item_of_row, items))  # noqa: E731
+    extra = tuple(getattr(index, "extra_metrics", ()))
+    splits = target_splits(index, n_repetitions=settings.repetitions, seed=settings.seed)
+    by_condition = deformed(sorted({int(i) for _, test in splits for i in test})) if deformed else {}
+    values: dict[tuple[str, str], list[float]] = {}
+    results = []
+    for rep, (train, test) in enumerate(splits):
+        fit, valid = (train, None) if settings.probe == "paper" else validation_part(
+            index, train, fraction=settings.validation_fraction, seed=settings.seed, repetition=rep)
+        fitted = fit_probe(features=X, labels=labels[item_of_row], train_idx=rows_of(fit), task=index.task,
+                           seed=settings.seed + rep, protocol=settings.probe,
+                           valid_idx=None if valid is None else rows_of(valid))
+        test_X, test_offsets = _rows_of_items(X, offsets, list(test))
+        result = fitted.score(features=test_X, labels=labels[test], offsets=test_offsets, extra_metrics=extra,
+                              classes=index.classes)
+        results.append(result)
+        for metric in (*index.metrics,):
+            values.setdefault((CLEAN, metric), []).append(result.scores[metric])
+        for condition, (ids, X_deformed) in by_condition.items():
+            row = {t: i for i, t in enumerate(ids)}
+            kept = [i for i in test if index.tracks[i].track_id in row]
+            if len(kept) < len(test):
+                log.warning("%s, %s: %d of %d test track(s) have no deformed features and are left out", index.name,
+                            condition, len(test) - len(kept), len(test))
+            scored = fitted.score(features=X_deformed[[row[index.tracks[i].track_id] for i in kept]],
+                                  labels=labels[kept], extra_metrics=extra, classes=index.classes)
+            for metric in index.metrics:
+                values.setdefault((condition, metric), []).append(scored.scores[metric])
+    log_probe_results(results)
+    return values
 
 
 def evaluate(representation: Representation, targets: Mapping[str, Any], *, data_root: Path,
@@ -242,11 +324,14 @@ def evaluate(representation: Representation, targets: Mapping[str, Any], *, data
     table = ResultsTable()
     for name, cfg_target in targets.items():
         started = time.perf_counter()
-        target, by_metric = evaluate_target(representation, cfg_target, data_root=data_root, settings=settings)
-        for metric, values in by_metric.items():
+        target, by_key = evaluate_target(representation, cfg_target, data_root=data_root, settings=settings)
+        for (condition, metric), values in by_key.items():
             table.extend(run=representation.run, strategy=representation.strategy, sources=representation.sources,
-                         target=target, metric=metric, values=values, layer=representation.layer)
-            log.info("%s on %s: %s = %.4f ± %.4f (%d repetitions, %.1f s)", representation.run, target, metric,
+                         target=target, metric=metric, values=values, layer=representation.layer,
+                         condition=condition)
+            log.info("%s%s on %s%s: %s = %.4f ± %.4f (%d repetitions, %.1f s)", representation.run,
+                     f"@{representation.layer}" if representation.layer else "", target,
+                     "" if condition == CLEAN else f" ({condition})", metric,
                      float(np.mean(values)), float(np.std(values, ddof=1)) if len(values) > 1 else 0.0, len(values),
                      time.perf_counter() - started)
     return table

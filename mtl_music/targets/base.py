@@ -340,3 +340,23 @@ def multilabel_splits(index: TargetIndex, *, n_repetitions: int = 5, seed: int =
 def sorted_classes(labels: Sequence[str]) -> tuple[str, ...]:
     """The sorted distinct class names of ``labels``."""
     return tuple(sorted(set(labels)))
+
+
+def validation_part(index: TargetIndex, train: np.ndarray, *, fraction: float, seed: int,
+                    repetition: int) -> Split:
+    """Splits a repetition's training positions ``train`` into (fit, valid) for a probe that stops
+    early on a validation part (``evaluation.probe=marble``): the dataset's own ``valid`` tracks
+    where ``train`` holds some (and not only those), else about ``fraction`` of ``train`` drawn at
+    random with every group on one side, seeded by ``(seed, repetition)``. Both sorted int64."""
+    train = np.asarray(train, dtype=np.int64)
+    own = np.array([index.tracks[i].split == "valid" for i in train], dtype=bool)
+    if own.any() and not own.all():
+        return _sorted_split(train[~own], train[own])
+    groups = _groups(index)[train]
+    if len(set(groups)) < 2:
+        raise DataError(f"target {index.name}: the training part holds {len(set(groups))} group(s), too few to hold "
+                        "a validation part out; add tracks or use evaluation.probe=paper (no early stopping)")
+    state = int(np.random.SeedSequence([int(seed), int(repetition), 0x7A11D]).generate_state(1)[0])
+    fit, valid = next(GroupShuffleSplit(n_splits=1, test_size=float(fraction), random_state=state)
+                      .split(train, groups=groups))
+    return _sorted_split(train[fit], train[valid])

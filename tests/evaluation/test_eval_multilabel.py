@@ -92,6 +92,7 @@ def test_multilabel_probe_errors():
 
 def test_protocol_gives_every_metric_of_a_multilabel_target(monkeypatch):
     from mtl_music.evaluation import transfer
+    from mtl_music.evaluation.settings import EvaluationSettings
     from mtl_music.targets import TargetIndex, TargetTrack
 
     X, Y = tagged(n=60)
@@ -100,9 +101,9 @@ def test_protocol_gives_every_metric_of_a_multilabel_target(monkeypatch):
                           label=tuple(n for n, on in zip(names, row) if on) or ("a",)) for i, row in enumerate(Y)]
     index = TargetIndex(name="mine", loader="folder", task="multilabel", metric="roc_auc", tracks=tracks, classes=names)
     monkeypatch.setattr(probes, "MAX_ITER", 20)  # speed: the metric plumbing is under test, not the fit
-    values = transfer._protocol(index, X, n_repetitions=2, seed=0)
-    assert list(values) == ["roc_auc", "pr_auc"] and all(len(v) == 2 for v in values.values())
-    assert all(0.5 < v <= 1.0 for v in values["roc_auc"] + values["pr_auc"])
+    values = transfer._protocol(index, X, settings=EvaluationSettings(repetitions=2))
+    assert list(values) == [("clean", "roc_auc"), ("clean", "pr_auc")] and all(len(v) == 2 for v in values.values())
+    assert all(0.5 < v <= 1.0 for v in values["clean", "roc_auc"] + values["clean", "pr_auc"])
     regression = dataclasses.replace(index, task="regression", metric="r2", classes=(),
                                      tracks=[dataclasses.replace(t, label=float(i)) for i, t in enumerate(tracks)])
-    assert list(transfer._protocol(regression, X, n_repetitions=1, seed=0)) == ["r2"]
+    assert list(transfer._protocol(regression, X, settings=EvaluationSettings(repetitions=1))) == [("clean", "r2")]
