@@ -35,6 +35,7 @@ APPS: dict[str, tuple[str, str]] = {
     "design": ("mtl_music.design", "design"),
     "analyze": ("mtl_music.analyze", "analyze"),
     "study": ("mtl_music.study", "study"),
+    "compare": ("mtl_music.compare", "compare"),
 }
 
 

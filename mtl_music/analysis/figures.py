@@ -1,4 +1,5 @@
-"""The paper's figures (Figs. 7–16) as PNG files, from frames and arrays.
+"""The paper's figures (Figs. 7–16) as PNG files, from frames and arrays, and the compare app's
+leaderboard bars and robustness curves.
 
 Every function takes its data and a ``path``, writes one PNG and returns the path. Figures are
 drawn on :class:`matplotlib.figure.Figure` objects with the Agg canvas — never through
@@ -14,6 +15,7 @@ tables (``label, estimate, ci_low, ci_high``).
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 from typing import Sequence
 
@@ -322,8 +324,81 @@ def tsne_embedding(*, features: np.ndarray, labels: Sequence, path: str | Path, 
     return _save(figure, path)
 
 
+# ---------------------------------------------------------------------------- compare app
+
+def representation_bars(*, mean: pd.DataFrame, half_ci: pd.DataFrame, path: str | Path,
+                        best: dict[str, list[str]] | None = None) -> Path:
+    """The compare app's leaderboard figure: one panel per column (``target/metric``), horizontal
+    bars of each representation's mean with its confidence-interval whiskers (none where n = 1),
+    the best bar(s) dark. Writes ``path`` (PNG) and the same figure as ``path`` with ``.pdf``.
+
+    Args:
+        mean, half_ci: ``(R, C)`` frames, representation labels × columns (NaN: no result).
+        best: column → labels drawn as best.
+    """
+    if mean.empty or mean.isna().all().all():
+        raise DataError("representation bars: nothing to plot (no clean results)")
+    labels = list(mean.index)
+    figure, axes = _figure(panels=len(mean.columns), panel_size=(3.4, 0.9 + 0.28 * len(labels)), max_columns=3)
+    positions = np.arange(len(labels))[::-1]  # the first row on top, as in the table
+    for axis, column in zip(axes, mean.columns):
+        values = mean[column].to_numpy(dtype=float)
+        errors = np.nan_to_num(half_ci[column].to_numpy(dtype=float), nan=0.0)
+        marked = set((best or {}).get(column, []))
+        colours = ["#1f4e79" if label in marked else "#9dc3e6" for label in labels]
+        axis.barh(positions, np.nan_to_num(values, nan=0.0), xerr=errors, color=colours,
+                  error_kw={"elinewidth": 1, "capsize": 2})
+        axis.set_yticks(positions, labels, fontsize=7)
+        axis.set_title(column, fontsize=9)
+        axis.tick_params(axis="x", labelsize=7)
+        axis.grid(axis="x", alpha=0.3)
+    out = _save(figure, path)
+    figure.savefig(out.with_suffix(".pdf"), format="pdf")
+    return out
+
+
+def robustness_curves(*, table: pd.DataFrame, path: str | Path) -> Path:
+    """Score against deformation strength: one panel per deformation kind × ``target/metric``, one
+    line per representation (with CI whiskers). Strengths without a number are placed in their
+    order of appearance.
+
+    Args:
+        table: :func:`mtl_music.analysis.leaderboard.robustness`'s frame.
+    """
+    _require(table, ["label", "target", "metric", "kind", "strength", "strength_value", "mean", "half_ci"],
+             "robustness curves")
+    table = table.assign(column=table["target"] + "/" + table["metric"])
+    panels = list(dict.fromkeys(zip(table["kind"], table["column"])))
+    figure, axes = _figure(panels=len(panels), max_columns=3)
+    labels = list(dict.fromkeys(table["label"]))
+    for axis, (kind, column) in zip(axes, panels):
+        part = table[(table["kind"] == kind) & (table["column"] == column)]
+        numeric = part["strength_value"].notna().all()
+        ticks = list(dict.fromkeys(part["strength"]))
+        for i, label in enumerate(labels):
+            line = part[part["label"] == label]
+            if line.empty:
+                continue
+            x = line["strength_value"] if numeric else line["strength"].map(ticks.index)
+            axis.errorbar(x, line["mean"], yerr=np.nan_to_num(line["half_ci"].to_numpy(dtype=float)), marker="o",
+                          markersize=3, linewidth=1, capsize=2, color=f"C{i % 10}", label=label)
+            if "clean" in line and line["clean"].notna().any():  # the clean score, for the drop
+                axis.axhline(float(line["clean"].iloc[0]), color=f"C{i % 10}", linestyle="--", linewidth=0.8)
+        if not numeric:
+            axis.set_xticks(range(len(ticks)), ticks, fontsize=7)
+        # "snr=10" → "snr": the parameter the strengths are numbers of.
+        parameter = re.sub(r"[-+]?[\d.]+(?:[eE][-+]?\d+)?", "", str(ticks[0])).strip("=@: ") if numeric else ""
+        axis.set_title(kind, fontsize=9)
+        axis.set_xlabel(f"{kind} {parameter or 'strength'} (dashed: clean)", fontsize=8)
+        axis.set_ylabel(column, fontsize=8)
+        axis.tick_params(labelsize=7)
+        axis.grid(alpha=0.3)
+    axes[0].legend(fontsize=6, loc="best")
+    return _save(figure, path)
+
+
 __all__ = [
     "alias_matrix", "single_source_performance", "strategy_performance", "performance_by_sources",
     "strategy_effects", "size_effects", "variance_components_heatmap", "variance_vs_single_source",
-    "parameters_by_sources", "tsne_embedding", "STRATEGY_COLOURS",
+    "parameters_by_sources", "tsne_embedding", "representation_bars", "robustness_curves", "STRATEGY_COLOURS",
 ]
