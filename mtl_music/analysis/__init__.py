@@ -7,9 +7,12 @@
 * :mod:`~mtl_music.analysis.summaries` — fixed-effect tables, pairwise comparisons, contrasts,
   strategy means, variance components (Table 6);
 * :mod:`~mtl_music.analysis.figures` — Figs. 7–16 as PNG files;
-* :mod:`~mtl_music.analysis.report` — ``report.md``, the CSV tables and the findings.
+* :mod:`~mtl_music.analysis.report` — ``report.md``, the CSV tables and the findings;
+* :mod:`~mtl_music.analysis.leaderboard` — many ``transfer.csv`` side by side (the ``compare`` app):
+  Student-t summaries, the leaderboard, the robustness table.
 
-The app is ``python -m mtl_music.analyze runs=<sweep folder>``.
+The apps are ``python -m mtl_music.analyze runs=<sweep folder>`` and
+``python -m mtl_music.compare results=[<file or folder>, ...]``.
 """
 
 from mtl_music.analysis.bootstrap import Bootstrap, bootstrap_fixed_effects
