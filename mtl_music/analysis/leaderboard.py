@@ -15,7 +15,6 @@ higher, so "best" is the highest mean.
 
 from __future__ import annotations
 
-import csv
 import fnmatch
 import math
 import re
@@ -83,7 +82,7 @@ def read_inputs(*, paths: Sequence[Path]) -> tuple[pd.DataFrame, list[str]]:
     seen: set[tuple] = set()
     notes: list[str] = []
     for path in paths:
-        table = _read_one(path)
+        table = ResultsTable.from_csv(path)
         keys = {tuple(row[c] for c in COLUMNS[:-1]) for row in table.rows()}
         replaced = len(keys & seen)
         if replaced:
@@ -98,14 +97,6 @@ def read_inputs(*, paths: Sequence[Path]) -> tuple[pd.DataFrame, list[str]]:
     for column in ("sources", "layer"):
         frame[column] = frame[column].fillna("").astype(str)
     return frame, notes
-
-
-def _read_one(path: Path) -> ResultsTable:
-    try:
-        return ResultsTable.from_csv(path)
-    except (UnicodeDecodeError, csv.Error) as err:  # a binary or garbled file, not a table with bad columns
-        raise DataError(f"{path} is not a results table ({type(err).__name__}: {err}); "
-                        f"pass transfer.csv files written by mtl_music.evaluate") from None
 
 
 def representation_label(*, run: str, layer: str) -> str:

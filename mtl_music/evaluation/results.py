@@ -146,19 +146,23 @@ class ResultsTable:
         path = Path(path)
         if not path.is_file():
             raise DataError(f"results file {path} does not exist; run the evaluation first or fix the path")
-        with open(path, newline="", encoding="utf-8") as fh:
-            reader = csv.DictReader(fh)
-            if tuple(reader.fieldnames or ()) not in (COLUMNS, COLUMNS_V1):
-                raise DataError(
-                    f"{path} has columns {reader.fieldnames} but a results table has {list(COLUMNS)}; "
-                    "it is not a results file of this version (write to a new file)"
-                )
-            table = cls()
-            for line, row in enumerate(reader, start=2):
-                try:
-                    table.add(**{c: row.get(c, DEFAULTS.get(c)) for c in COLUMNS})
-                except DataError as err:
-                    raise DataError(f"{path}, line {line}: {err}") from None
+        try:
+            with open(path, newline="", encoding="utf-8") as fh:
+                reader = csv.DictReader(fh)
+                if tuple(reader.fieldnames or ()) not in (COLUMNS, COLUMNS_V1):
+                    raise DataError(
+                        f"{path} has columns {reader.fieldnames} but a results table has {list(COLUMNS)}; "
+                        "it is not a results file of this version (write to a new file)"
+                    )
+                table = cls()
+                for line, row in enumerate(reader, start=2):
+                    try:
+                        table.add(**{c: row.get(c, DEFAULTS.get(c)) for c in COLUMNS})
+                    except DataError as err:
+                        raise DataError(f"{path}, line {line}: {err}") from None
+        except (UnicodeDecodeError, csv.Error) as err:  # a binary or garbled file, not a table with bad columns
+            raise DataError(f"{path} is not a results table ({type(err).__name__}: {err}); pass transfer.csv "
+                            "files written by mtl_music.evaluate") from None
         return table
 
     # ---------------------------------------------------------------- summary
