@@ -17,8 +17,8 @@ A :class:`Deformation` is one kind at one strength. It applies to float32 PCM sh
 ``lowpass`` (cut-off in Hz)
     a 4th-order Butterworth low-pass (``scipy.signal.butter``, second-order sections) run
     forward and backward (``sosfiltfilt``: zero phase, squared magnitude): −6 dB at the cut-off,
-    ≈ −48 dB an octave above, < 0.02 dB below half the cut-off. The cut-off must lie below
-    the Nyquist frequency.
+    ≤ −48 dB an octave above (more near Nyquist), −0.03 dB at half the cut-off. The cut-off
+    must lie below the Nyquist frequency.
 ``codec`` (``mp3@<kbit/s>``)
     MP3 re-encoding at a constant bitrate through libsndfile (``soundfile``; LAME inside),
     decoded back with the same library. Delay: libsndfile's decoder (mpg123) removes LAME's
