@@ -221,3 +221,23 @@ def test_mfcc_deformed_features_are_cached(tmp_path):
         path.unlink()
     again_ids, again = rep.deformed("toy", tracks, root, noise)
     assert again_ids == ids and np.array_equal(again, X)
+
+
+def test_mfcc_robustness_rows_end_to_end(tmp_path):
+    from mtl_music.config import compose
+    from mtl_music.evaluate import selected_targets
+    from mtl_music.evaluation.transfer import evaluate, mfcc_representation
+    from tests.helpers.region_target import write_region_target
+
+    write_region_target(tmp_path / "demo_region")
+    targets = selected_targets(compose("evaluate", [f"paths.data_root={tmp_path}", "target=[demo_region]"]))
+    settings = EvaluationSettings(repetitions=2, num_workers=0, deform=("gain", "codec"),
+                                  deformations={"gain": (0,), "codec": ("mp3@32",)})
+    rows = evaluate(mfcc_representation(num_workers=0), dict(targets), data_root=tmp_path, settings=settings).rows()
+    by_condition = {}
+    for row in rows:
+        by_condition.setdefault(row["condition"], []).append(row["value"])
+    assert list(by_condition) == ["clean", "gain:db=0", "codec:mp3@32"]
+    assert by_condition["gain:db=0"] == by_condition["clean"]  # an identity deformation scores as clean audio
+    features = tmp_path / "targets" / "demo_region" / "features"
+    assert {p.name for p in features.glob("*.npz")} == {"mfcc-v1.npz", "mfcc-v1-gain_db0.npz", "mfcc-v1-codec_mp3_32.npz"}
