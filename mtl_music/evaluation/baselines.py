@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -64,31 +64,43 @@ def mfcc_features(*, audio: np.ndarray) -> np.ndarray:
     return np.concatenate([stack.mean(axis=1), stack.std(axis=1)]).astype(np.float32)
 
 
-def _mfcc_of_path(path: str) -> np.ndarray:
+def _mfcc_of_path(item: tuple[str, Any, int]) -> np.ndarray:
+    """``(path, deformation or None, seed)`` -> the file's MFCC vector (of its deformed audio)."""
     from mtl_music.audio import load_audio
 
+    path, deformation, seed = item
     try:
-        return mfcc_features(audio=load_audio(path, sample_rate=SAMPLE_RATE))
+        audio = load_audio(path, sample_rate=SAMPLE_RATE)
+        if deformation is not None:
+            audio = deformation.apply(audio, sample_rate=SAMPLE_RATE, seed=seed)
+        return mfcc_features(audio=audio)
     except DataError as err:
         raise DataError(f"{path}: {err}") from None
 
 
-def mfcc_for_paths(paths: Sequence[str | os.PathLike], *, num_workers: int = 1) -> np.ndarray:
+def mfcc_for_paths(paths: Sequence[str | os.PathLike], *, num_workers: int = 1, deformation: Any = None,
+                   seeds: Sequence[int] | None = None) -> np.ndarray:
     """MFCC baseline for audio files: (len(paths), 120) float32, in the order given.
 
     Files are decoded with :func:`mtl_music.audio.load_audio` (22,050 Hz). ``num_workers > 1``
     spreads files over that many worker processes (:class:`~mtl_music.workers.WorkerPool`). An
     unreadable file raises its
-    :class:`~mtl_music.errors.AudioError` (naming the file).
+    :class:`~mtl_music.errors.AudioError` (naming the file). ``deformation`` (a
+    :class:`~mtl_music.audio.deform.Deformation`) is applied to each decoded file with its seed
+    of ``seeds`` (one per path; 0 for every file when ``None``) before the MFCCs.
     """
     paths = [str(p) for p in paths]
     if not paths:
         return np.zeros((0, MFCC_DIM), dtype=np.float32)
+    seeds = [0] * len(paths) if seeds is None else [int(s) for s in seeds]
+    if len(seeds) != len(paths):
+        raise ValueError(f"mfcc_for_paths: {len(seeds)} seeds for {len(paths)} paths; give one seed per path")
+    items = [(p, deformation, s) for p, s in zip(paths, seeds)]
     if num_workers <= 1 or len(paths) == 1:
-        rows = [_mfcc_of_path(p) for p in paths]
+        rows = [_mfcc_of_path(item) for item in items]
     else:
         with WorkerPool(int(num_workers), task="the MFCC baseline") as pool:
-            rows = pool.map(_mfcc_of_path, paths, chunksize=max(1, len(paths) // (8 * num_workers)))
+            rows = pool.map(_mfcc_of_path, items, chunksize=max(1, len(paths) // (8 * num_workers)))
     return np.stack(rows)
 
 

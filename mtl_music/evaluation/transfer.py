@@ -103,7 +103,10 @@ def rand_module(module, *, seed: int = 0):
 
 
 def mfcc_representation(*, num_workers: int = 2) -> Representation:
-    """The MFCC baseline (R6.5): 20 MFCC + Δ + ΔΔ, mean and std over time (120-d)."""
+    """The MFCC baseline (R6.5): 20 MFCC + Δ + ΔΔ, mean and std over time (120-d). Its deformed
+    features are those of each track's decoded audio under the deformation (the track's seed:
+    :func:`~mtl_music.audio.deform.deformation_seed`), cached as ``mfcc-v1-<deformation key>``."""
+    from mtl_music.audio.deform import deformation_seed
     from mtl_music.evaluation.baselines import mfcc_for_paths
     from mtl_music.evaluation.features import cached_features
 
@@ -112,7 +115,14 @@ def mfcc_representation(*, num_workers: int = 2) -> Representation:
         return cached_features(cache_root=target_root, digest="mfcc-v1", requested=ids,
                                compute=lambda: (ids, mfcc_for_paths([t[1] for t in tracks], num_workers=num_workers)))
 
-    return Representation(run="mfcc", strategy="mfcc", sources=(), features=features)
+    def deformed(name: str, tracks, target_root: Path, deformation):
+        ids = [t[0] for t in tracks]
+        seeds = [deformation_seed(t, deformation) for t in ids]
+        return cached_features(cache_root=target_root, digest=f"mfcc-v1-{deformation.key}", requested=ids,
+                               compute=lambda: (ids, mfcc_for_paths([t[1] for t in tracks], num_workers=num_workers,
+                                                                    deformation=deformation, seeds=seeds)))
+
+    return Representation(run="mfcc", strategy="mfcc", sources=(), features=features, deformed=deformed)
 
 
 def external_representation(folder: str | Path) -> Representation:
