@@ -87,7 +87,8 @@ def mirex_key_score(*, reference: str, estimate: str) -> float:
 def mirex_weighted(*, y_true: np.ndarray, y_pred: np.ndarray, classes: tuple[str, ...]) -> float:
     """Mean :func:`mirex_key_score` over the (n,) reference and predicted key names."""
     del classes  # the names carry the keys
-    scores = [mirex_key_score(reference=str(r), estimate=str(e)) for r, e in zip(np.asarray(y_true), np.asarray(y_pred))]
+    pairs = zip(np.asarray(y_true), np.asarray(y_pred))
+    scores = [mirex_key_score(reference=str(r), estimate=str(e)) for r, e in pairs]
     if not scores:
         raise ValueError("mirex_weighted on an empty test part")
     return float(np.mean(scores))

@@ -29,7 +29,14 @@ from typing import Any
 
 from mtl_music.audio.files import audio_files
 from mtl_music.evaluation.metrics import canonical_key
-from mtl_music.targets.base import DEFAULT_TEST_FRACTION, Split, TargetIndex, TargetTrack, sorted_classes, stratified_splits
+from mtl_music.targets.base import (
+    DEFAULT_TEST_FRACTION,
+    Split,
+    TargetIndex,
+    TargetTrack,
+    sorted_classes,
+    stratified_splits,
+)
 from mtl_music.targets.options import TargetOptions
 
 log = logging.getLogger(__name__)

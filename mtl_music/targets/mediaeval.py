@@ -157,8 +157,8 @@ def load_index(cfg: Any) -> TargetIndex:
             log.warning("target %s: %d song(s) have %s%s (e.g. %s)", options.name, len(ids), problem, kept,
                         ", ".join(ids[:5]))
     if not tracks:
-        raise options.layout_error(f"no song of {annotations_csv} has a numeric {' and '.join(label_columns)}, a songs_info row and "
-                                   f"audio in {audio_dir}")
+        raise options.layout_error(f"no song of {annotations_csv} has a numeric {' and '.join(label_columns)}, a "
+                                   f"songs_info row and audio in {audio_dir}")
     tracks.sort(key=lambda t: (not t.track_id.isdigit(), int(t.track_id) if t.track_id.isdigit() else 0, t.track_id))
     log.info("target %s: %d songs, %s split", options.name, len(tracks),
              f"pre-defined ({split_column})" if split_column else "genre-stratified random")

@@ -53,7 +53,8 @@ def _pitch_range(options: TargetOptions) -> tuple[int, int] | None:
                                                                    for v in value)
             or not MIDI_RANGE[0] <= value[0] <= value[1] <= MIDI_RANGE[1]):
         raise ConfigError(f"{options.key('pitch_range')}={value!r} must be [low, high] MIDI pitches with "
-                          f"{MIDI_RANGE[0]} <= low <= high <= {MIDI_RANGE[1]} (e.g. [21, 108], the piano keys), or null")
+                          f"{MIDI_RANGE[0]} <= low <= high <= {MIDI_RANGE[1]} (e.g. [21, 108], the piano keys), "
+                          "or null")
     return value[0], value[1]
 
 
@@ -109,7 +110,8 @@ def load_index(cfg: Any) -> TargetIndex:
     if out_of_range:
         log.info("target %s: %d note(s) with a pitch outside %s are left out (%s)", options.name, out_of_range,
                  list(pitch_range), options.key("pitch_range"))
-    for what, items in (("lack a pitch or instrument_family_str", unlabelled), (f"have no audio under {root}", missing)):
+    for what, items in (("lack a pitch or instrument_family_str", unlabelled),
+                        (f"have no audio under {root}", missing)):
         if items:
             log.warning("target %s: %d note(s) %s and are left out (e.g. %s)", options.name, len(items), what,
                         ", ".join(items[:5]))
