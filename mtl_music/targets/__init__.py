@@ -8,7 +8,9 @@ Every module has the same surface, mirdata-style:
   protocol's train/test positions into ``index.tracks``.
 
 ``conf/target/<name>.yaml`` names its module with ``loader`` (``demo_region`` uses ``gtzan``,
-``demo_dance`` uses ``ballroom``, both MediaEval targets use ``mediaeval``).
+``demo_dance`` uses ``ballroom``, both MediaEval targets and ``emomusic`` use ``mediaeval``, the
+four ``mtg_jamendo_*`` targets ``mtg_jamendo``, ``nsynth_{instrument,pitch}`` ``nsynth`` and
+``vocalset_{singer,technique}`` ``vocalset``).
 :func:`load_target` dispatches on it; :func:`target_splits` on the index's ``loader``.
 
 Besides the paper's datasets, :mod:`~mtl_music.targets.folder` reads *your own* data: an audio
@@ -37,7 +39,8 @@ from mtl_music.targets.base import (
 )
 
 #: Loader modules of :mod:`mtl_music.targets` (what a target YAML's ``loader`` may name).
-LOADERS = ("ballroom", "fma_medium", "folder", "gtzan", "irmas", "lastfm1k", "mediaeval")
+LOADERS = ("ballroom", "fma_medium", "folder", "giantsteps_key", "gtzan", "irmas", "lastfm1k", "magnatagatune",
+           "mediaeval", "mtg_jamendo", "nsynth", "vocalset")
 
 
 def available_targets() -> list[str]:

@@ -11,7 +11,9 @@ the dataset's own split where it has one), the task and its metrics. Tasks and m
 * ``recommendation`` (play counts, no label): nDCG@500 on cold-start tracks.
 
 The paper's tasks have one metric each (:data:`TASK_METRICS`, the primary one); a task with
-more lists the others in :data:`TASK_EXTRA_METRICS`, and :attr:`TargetIndex.metrics` gives all.
+more lists the others in :data:`TASK_EXTRA_METRICS`; a target may add metrics of its own
+(:attr:`TargetIndex.extra_metrics`, from :data:`mtl_music.evaluation.metrics.EXTRA_METRICS`), and
+:attr:`TargetIndex.metrics` gives all.
 
 ``splits()`` then gives the (train, test) positions of the R6.2 protocol, 5 repetitions by default:
 
@@ -39,7 +41,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.model_selection import GroupShuffleSplit, ShuffleSplit, StratifiedGroupKFold, StratifiedShuffleSplit
 
-from mtl_music.errors import DataError
+from mtl_music.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +117,9 @@ class TargetIndex:
         cache_name: the folder under ``<data_root>/targets/`` holding this target's mel and
             feature caches; ``None``: ``name``. The generic ``folder`` loader names it after the
             audio folder, so two folders evaluated under one target name never share caches.
+        extra_metrics: metrics of :data:`mtl_music.evaluation.metrics.EXTRA_METRICS` the target
+            reports after its task's (GiantSteps: ``mirex_weighted``; EMOMusic: ``r2_arousal``,
+            ``r2_valence``), from the target's ``extra_metrics`` key.
     """
 
     name: str
@@ -126,6 +131,7 @@ class TargetIndex:
     interactions: Interactions | None = None
     test_fraction: float = DEFAULT_TEST_FRACTION
     cache_name: str | None = None
+    extra_metrics: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         # Loaders build indexes; a contradiction here is a loader bug, so it fails loudly.
@@ -148,6 +154,9 @@ class TargetIndex:
         if self.task == "regression" and len({len(t.label) if isinstance(t.label, tuple) else 0
                                               for t in self.tracks}) > 1:
             raise ValueError(f"target {self.name}: regression labels must all be numbers or all tuples of one length")
+        if self.extra_metrics:
+            self.extra_metrics = tuple(self.extra_metrics)
+            check_extra_metrics(self.extra_metrics, task=self.task, key=f"target.{self.name}.extra_metrics")
         if self.task == "recommendation":
             if self.interactions is None or self.interactions.matrix.shape != (len(self.interactions.user_ids), len(self.tracks)):
                 raise ValueError(f"target {self.name}: interactions must be (n_users, n_tracks)")
@@ -155,7 +164,7 @@ class TargetIndex:
     @property
     def metrics(self) -> tuple[str, ...]:
         """Every metric the task reports, the primary one (:attr:`metric`) first."""
-        return (self.metric, *TASK_EXTRA_METRICS.get(self.task, ()))
+        return (self.metric, *TASK_EXTRA_METRICS.get(self.task, ()), *self.extra_metrics)
 
     @property
     def labels(self) -> np.ndarray:
@@ -173,6 +182,28 @@ class TargetIndex:
                 indicators[i, [column[tag] for tag in track.label]] = 1
             return indicators
         return np.array([t.label for t in self.tracks], dtype=object)
+
+
+def check_extra_metrics(names: Sequence[str], *, task: str, key: str) -> None:
+    """Raises :class:`ConfigError` (naming ``key``, the config key they came from) unless every
+    name is an extra metric of :data:`mtl_music.evaluation.metrics.EXTRA_METRICS` for ``task``,
+    listed once and not one of the task's own metrics."""
+    # Imported here: loading a target needs the registry only when it names extra metrics.
+    from mtl_music.evaluation.metrics import EXTRA_METRICS
+
+    own = (TASK_METRICS.get(task), *TASK_EXTRA_METRICS.get(task, ()))
+    for name in names:
+        metric = EXTRA_METRICS.get(name)
+        if metric is None:
+            raise ConfigError(f"{key}: unknown extra metric {name!r}; known: {', '.join(sorted(EXTRA_METRICS))} "
+                              f"(or pass {key}=[] for none)")
+        if metric.task != task:
+            raise ConfigError(f"{key}: {name!r} scores {metric.task} targets, this one is {task}; "
+                              f"remove it ({key}=[])")
+    duplicated = sorted({n for n in names if list(names).count(n) > 1} | (set(names) & set(own)))
+    if duplicated:
+        raise ConfigError(f"{key}: {', '.join(duplicated)} listed twice (or already one of the task's metrics "
+                          f"{', '.join(m for m in own if m)}); list each extra metric once")
 
 
 def repetition_seed(seed: int, repetition: int) -> int:

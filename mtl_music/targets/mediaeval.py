@@ -8,8 +8,11 @@ Layout under ``root`` (the "1000 songs" / emoMusic release, 744 songs after its 
   segment (min.sec), end of the segment (min.sec), Genre, Mediaeval 2013 set``;
 * ``clips_45seconds/<song_id>.mp3``.
 
-Two targets share this loader, ``mediaeval_arousal`` and ``mediaeval_valence``; ``label_column``
-picks the annotation column. The paper trains one model per dimension.
+Three targets share this loader: ``mediaeval_arousal`` and ``mediaeval_valence``, whose
+``label_column`` picks one annotation column (the paper trains one model per dimension), and
+``emomusic`` (MARBLE's EMO task), whose ``label_column: [mean_arousal, mean_valence]`` gives a
+2-D label (R² is then the uniform average) with the per-dimension R² as extra metrics
+``r2_arousal`` and ``r2_valence`` (:mod:`mtl_music.evaluation.metrics`).
 
 Split: the release's own genre-stratified split, the ``Mediaeval 2013 set`` column
 (``development`` → train, ``evaluation`` → test; 619 / 125 songs), as the paper uses it.
@@ -27,7 +30,8 @@ from pathlib import Path
 from typing import Any
 
 from mtl_music.audio.files import audio_files
-from mtl_music.errors import DataError
+from mtl_music.errors import ConfigError, DataError
+from mtl_music.evaluation.metrics import EMOTION_DIMENSIONS
 from mtl_music.targets.base import (
     DEFAULT_TEST_FRACTION,
     Split,
@@ -87,10 +91,11 @@ def _require_columns(path: Path, header: list[str], columns: list[str], options:
 def load_index(cfg: Any) -> TargetIndex:
     """Reads a MediaEval emotion target (keys: ``name``, ``root``, ``annotations_csv``,
     ``songs_info_csv``, ``audio_dir``, ``label_column``, ``id_column``, ``genre_column``,
-    ``split_column``, ``test_fraction``).
+    ``split_column``, ``test_fraction``, ``extra_metrics``).
 
     Returns a regression :class:`TargetIndex` sorted by song id (numerically), labels the
-    ``label_column`` values, strata the genres, splits from ``split_column`` where present.
+    ``label_column`` values (a float; a tuple of floats when it is a list), strata the genres,
+    splits from ``split_column`` where present.
     Songs without info row, without a numeric label or without audio are logged and left out.
     """
     options = TargetOptions(cfg, dataset="MediaEval", layout=LAYOUT)
@@ -98,13 +103,15 @@ def load_index(cfg: Any) -> TargetIndex:
     annotations_csv = options.existing_file("annotations_csv", root / "annotations" / "static_annotations.csv")
     songs_info_csv = options.existing_file("songs_info_csv", root / "annotations" / "songs_info.csv")
     audio_dir = options.existing_dir("audio_dir", root / "clips_45seconds")
-    label_column = str(options.value("label_column"))
+    label_columns = _label_columns(options)
+    extra_metrics = options.extra_metrics()
+    _check_dimensions(label_columns, extra_metrics, options)
     id_column = str(options.value("id_column", "song_id"))
     genre_column = str(options.value("genre_column", "Genre"))
     split_column = options.value("split_column", None)
 
     header, annotations = read_csv_table(annotations_csv)
-    _require_columns(annotations_csv, header, [id_column, label_column], options, "annotations_csv")
+    _require_columns(annotations_csv, header, [id_column, *label_columns], options, "annotations_csv")
     info_header, info_rows = read_csv_table(songs_info_csv)
     _require_columns(songs_info_csv, info_header, [id_column, genre_column], options, "songs_info_csv")
     if split_column is not None and split_column not in info_header:
@@ -120,7 +127,7 @@ def load_index(cfg: Any) -> TargetIndex:
     for row in annotations:
         song_id = normalise_id(row.get(id_column, ""))
         try:
-            label = float(row.get(label_column, ""))
+            values = tuple(float(row.get(column, "")) for column in label_columns)
         except ValueError:
             problems["no numeric label"].append(song_id)
             continue
@@ -141,6 +148,7 @@ def load_index(cfg: Any) -> TargetIndex:
                 raise DataError(f"target {options.name}: {songs_info_csv}, song {song_id}: {split_column} is {value!r}; "
                                 f"expected one of {', '.join(SPLIT_VALUES)} (or pass {options.key('split_column')}=null "
                                 "for a genre-stratified random split)")
+        label = values if isinstance(options.value("label_column"), list) else values[0]
         tracks.append(TargetTrack(track_id=song_id, path=audio[song_id], label=label, split=split,
                                   stratum=genre or NO_GENRE))
     for problem, ids in problems.items():
@@ -149,13 +157,39 @@ def load_index(cfg: Any) -> TargetIndex:
             log.warning("target %s: %d song(s) have %s%s (e.g. %s)", options.name, len(ids), problem, kept,
                         ", ".join(ids[:5]))
     if not tracks:
-        raise options.layout_error(f"no song of {annotations_csv} has a numeric {label_column}, a songs_info row and "
-                                   f"audio in {audio_dir}")
+        raise options.layout_error(f"no song of {annotations_csv} has a numeric {' and '.join(label_columns)}, a "
+                                   f"songs_info row and audio in {audio_dir}")
     tracks.sort(key=lambda t: (not t.track_id.isdigit(), int(t.track_id) if t.track_id.isdigit() else 0, t.track_id))
     log.info("target %s: %d songs, %s split", options.name, len(tracks),
              f"pre-defined ({split_column})" if split_column else "genre-stratified random")
     return TargetIndex(name=options.name, loader="mediaeval", task="regression", metric="r2", tracks=tracks,
-                       test_fraction=options.fraction("test_fraction", DEFAULT_TEST_FRACTION))
+                       test_fraction=options.fraction("test_fraction", DEFAULT_TEST_FRACTION),
+                       extra_metrics=extra_metrics)
+
+
+def _label_columns(options: TargetOptions) -> tuple[str, ...]:
+    """``label_column`` as a tuple of column names: one name (a scalar label) or a list (a
+    label with one value per column)."""
+    value = options.value("label_column")
+    if isinstance(value, list):
+        if not value or not all(isinstance(v, str) and v.strip() for v in value) or len(set(value)) < len(value):
+            raise ConfigError(f"{options.key('label_column')}={value!r} must be a column name or a list of distinct "
+                              "column names (e.g. [mean_arousal, mean_valence])")
+        return tuple(v.strip() for v in value)
+    return (str(value),)
+
+
+def _check_dimensions(label_columns: tuple[str, ...], extra_metrics: tuple[str, ...], options: TargetOptions) -> None:
+    """A per-dimension R² (``r2_arousal``: column 0) needs that dimension's column in its place."""
+    for name in extra_metrics:
+        column = EMOTION_DIMENSIONS.get(name)
+        if column is None:
+            continue
+        dimension = name.removeprefix("r2_")
+        if len(label_columns) <= column or dimension not in label_columns[column]:
+            raise ConfigError(f"{options.key('extra_metrics')} lists {name}, which scores label column {column}, but "
+                              f"{options.key('label_column')}={list(label_columns)} has no {dimension} column there; "
+                              "use label_column=[mean_arousal, mean_valence]")
 
 
 def splits(index: TargetIndex, *, n_repetitions: int = 5, seed: int = 0) -> list[Split]:

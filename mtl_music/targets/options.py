@@ -92,6 +92,11 @@ class TargetOptions:
             raise ConfigError(f"{self.key(key)}={value!r} must be a list of names, or null")
         return tuple(str(v).strip() for v in value)
 
+    def extra_metrics(self) -> tuple[str, ...]:
+        """``value("extra_metrics")`` as a tuple of names (``()`` when absent or null); the
+        :class:`~mtl_music.targets.base.TargetIndex` checks them against the registry."""
+        return self.names("extra_metrics") or ()
+
     def root(self) -> Path:
         """The dataset's folder (``root``); raises :class:`DataError` when it is not a folder."""
         root = self.path("root")

@@ -3,7 +3,9 @@
 Audio is a few hundred samples of noise written by soundfile (WAV, or MP3/AU where the real
 dataset ships those); the loaders never decode it, so one encoded clip per format is written
 and its bytes copied. Metadata files follow the real formats: FMA's two-row ``tracks.csv``
-header, the emoMusic CSVs with a space after each comma, Last.fm-1K's headerless six-column TSV.
+header, the emoMusic CSVs with a space after each comma, Last.fm-1K's headerless six-column TSV,
+MagnaTagATune's quoted tab-separated ``annotations_final.csv``, MTG-Jamendo's CRLF split files,
+GiantSteps+ key files without newline, NSynth's ``examples.json``, VocalSet's ``FULL/`` tree.
 """
 
 from __future__ import annotations
@@ -291,6 +293,176 @@ def write_folder(root: Path, *, n: int = 30) -> None:
                                      *(f"{p},{g},{split.get(a, 'train')},{a}" for p, g, a, _, _ in tracks)])
 
 
+# ---------------------------------------------------------------- MagnaTagATune
+#: MTT's first tag columns (the release has 188); the fixture's file has 60.
+MTT_TAGS = tuple(["no voice", "singer", "duet", "plucking", "hard rock", "world", "bongos", "harpsichord"]
+                 + [f"tag {j:02d}" for j in range(8, 60)])
+MTT_FOLDERS = tuple("0123456789abcdef")
+
+
+def mtt_rows() -> list[tuple[str, str, tuple[int, ...]]]:
+    """(clip_id, mp3_path, 60 tag values) of the tiny MTT: 2 clips per folder (32), the first 50
+    tags on ~8 clips each, the last 10 on clip 2 only (so not in the top 50); clip 999 carries only
+    rare tags (left out), clip 1000 has no mp3 (left out)."""
+    rows = []
+    for i in range(32):
+        values = [1 if (i * 7 + j) % 4 == 0 else 0 for j in range(50)] + [1 if i == 0 else 0] * 10
+        folder = MTT_FOLDERS[i // 2]
+        rows.append((str(i + 2), f"{folder}/artist_{i}-album-{i:02d}-song_{i}-30-59.mp3", tuple(values)))
+    rows.append(("999", "3/rare_only-album-01-x-0-29.mp3", tuple([0] * 50 + [1] * 10)))
+    rows.append(("1000", "e/missing-album-01-x-0-29.mp3", tuple([1] * 50 + [0] * 10)))
+    return rows
+
+
+def write_mtt(root: Path, rows: Sequence[tuple[str, str, tuple[int, ...]]] | None = None,
+              tags: Sequence[str] = MTT_TAGS) -> list[tuple[str, str, tuple[int, ...]]]:
+    """``annotations_final.csv`` (tab-separated, every field double-quoted, as released) and the
+    mp3s under the 16 folders (none for clip ``1000``)."""
+    rows = mtt_rows() if rows is None else list(rows)
+    quote = lambda fields: "\t".join(f'"{f}"' for f in fields)  # noqa: E731
+    write_lines(root / "annotations_final.csv",
+                [quote(["clip_id", *tags, "mp3_path"]), *(quote([c, *v, p]) for c, p, v in rows)])
+    for clip_id, mp3_path, _ in rows:
+        if clip_id != "1000":
+            write_audio(root / mp3_path)
+    return rows
+
+
+# ---------------------------------------------------------------- MTG-Jamendo
+JAMENDO_SUBSETS = {
+    "autotagging_top50tags": ("genre---rock", "genre---pop", "instrument---piano", "mood/theme---happy"),
+    "autotagging_genre": ("genre---rock", "genre---pop", "genre---jazz"),
+    "autotagging_instrument": ("instrument---piano", "instrument---guitar", "instrument---voice"),
+    "autotagging_moodtheme": ("mood/theme---happy", "mood/theme---sad", "mood/theme---film"),
+}
+
+
+def jamendo_rows(subset: str) -> dict[str, list[tuple[int, tuple[str, ...]]]]:
+    """Split → (track number, tags) of one subset: 12 tracks, 8 train / 2 validation / 2 test,
+    one or two tags each; track 1000 (train) has no audio."""
+    tags = JAMENDO_SUBSETS[subset]
+    rows: dict[str, list[tuple[int, tuple[str, ...]]]] = {"train": [], "validation": [], "test": []}
+    for i in range(12):
+        split = "test" if i in (3, 8) else "validation" if i in (5, 10) else "train"
+        own = (tags[i % len(tags)],) + ((tags[(i + 1) % len(tags)],) if i % 3 == 0 else ())
+        rows[split].append((200 + i, own))
+    rows["train"].append((1000, (tags[0],)))
+    return rows
+
+
+def write_jamendo(root: Path) -> None:
+    """The repository's ``data/splits/split-0/<subset>-{train,validation,test}.tsv`` (CRLF, as
+    released) for the four subsets, and ``audio/<NN>/<id>.mp3`` (every third track the
+    low-quality ``<id>.low.mp3``)."""
+    for subset in JAMENDO_SUBSETS:
+        for split, rows in jamendo_rows(subset).items():
+            lines = ["TRACK_ID\tARTIST_ID\tALBUM_ID\tPATH\tDURATION\tTAGS"]
+            for number, tags in rows:
+                lines.append("\t".join([f"track_{number:07d}", f"artist_{number // 4:06d}", f"album_{number // 2:06d}",
+                                        f"{number % 100:02d}/{number}.mp3", "212.5", *tags]))
+                if number != 1000:
+                    suffix = ".low.mp3" if number % 3 == 0 else ".mp3"
+                    write_audio(root / "audio" / f"{number % 100:02d}" / f"{number}{suffix}")
+            path = root / "data" / "splits" / "split-0" / f"{subset}-{split}.tsv"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes("".join(line + "\r\n" for line in lines).encode("utf-8"))
+
+
+# ---------------------------------------------------------------- GiantSteps key
+#: (key file text, its canonical key) of the GiantSteps fixture: 6 keys in several spellings.
+GIANTSTEPS_KEYS = (("D major", "D major"), ("Db minor", "C# minor"), ("C# minor", "C# minor"), ("A minor", "A minor"),
+                   ("a min", "A minor"), ("F# major", "F# major"), ("Gb major", "F# major"), ("Eb minor", "D# minor"),
+                   ("G major", "G major"), ("Bb minor", "A# minor"))
+#: Key texts that leave a track out.
+GIANTSTEPS_UNUSABLE = ("-", "", "C major / A minor", "E dorian")
+
+
+def write_giantsteps(root: Path, *, per_spelling: int = 5, lofi: bool = False) -> dict[str, str]:
+    """GiantSteps+ as mirdata reads it (``audio/<id> <Artist> - <Title> (Original Mix).mp3``,
+    ``keys_gs+/<same stem>.txt``, ``meta/<same stem>.json``) or, with ``lofi``, the original
+    ``audio/<id>.LOFI.mp3`` + ``annotations/key/<id>.LOFI.key``. Returns ``{track id: canonical
+    key}`` of the usable tracks; the unusable keys and a track without key file are also written."""
+    expected = {}
+    entries = [(text, key) for text, key in GIANTSTEPS_KEYS for _ in range(per_spelling)]
+    entries += [(text, None) for text in GIANTSTEPS_UNUSABLE] + [(None, None)]
+    for n, (text, key) in enumerate(entries):
+        track = 10000 + 7 * n
+        stem = f"{track}.LOFI" if lofi else f"{track} Artist {n} - Track, No. {n} (Original Mix)"
+        write_audio(root / "audio" / f"{stem}.mp3")
+        if text is not None:
+            key_path = root / ("annotations/key" if lofi else "keys_gs+") / f"{stem}{'.key' if lofi else '.txt'}"
+            key_path.parent.mkdir(parents=True, exist_ok=True)
+            key_path.write_text(text, encoding="utf-8")  # no newline, as released
+        if not lofi:
+            write_lines(root / "meta" / f"{stem}.json", ['{"bpm": 128}'])
+        if key is not None:
+            expected[str(track)] = key
+    return expected
+
+
+# ---------------------------------------------------------------- NSynth
+NSYNTH_FAMILIES = ("bass", "brass", "guitar", "keyboard")
+
+
+def nsynth_notes() -> dict[str, list[dict]]:
+    """Part → examples of the tiny NSynth: per part and family two instruments x 3 pitches
+    (one of them outside 21-108: 9 or 115); test's ``keyboard`` notes lack audio for one."""
+    parts = {}
+    for p, part in enumerate(("train", "valid", "test")):
+        examples = []
+        for f, family in enumerate(NSYNTH_FAMILIES):
+            for k in range(2):
+                instrument = f"{family}_{'acoustic' if k else 'electronic'}_{p * 10 + k:03d}"
+                for pitch in (9 if k else 115, 40 + f, 60 + f):
+                    note_str = f"{instrument}-{pitch:03d}-100"
+                    examples.append({"note": 1000 * p + len(examples), "note_str": note_str, "pitch": pitch,
+                                     "velocity": 100, "sample_rate": 16000, "instrument_family": f,
+                                     "instrument_family_str": family, "instrument_source": k,
+                                     "instrument_source_str": "acoustic" if k else "electronic",
+                                     "instrument_str": instrument, "qualities": [0] * 10, "qualities_str": []})
+        parts[part] = examples
+    return parts
+
+
+def write_nsynth(root: Path) -> dict[str, list[dict]]:
+    """``nsynth-{train,valid,test}/examples.json`` and ``audio/<note_str>.wav`` (one missing)."""
+    import json
+
+    parts = nsynth_notes()
+    for part, examples in parts.items():
+        folder = root / f"nsynth-{part}"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "examples.json").write_text(json.dumps({e["note_str"]: e for e in examples}), encoding="utf-8")
+        for e in examples:
+            if e["note_str"] != "keyboard_electronic_020-063-100":
+                write_audio(folder / "audio" / f"{e['note_str']}.wav")
+    return parts
+
+
+# ---------------------------------------------------------------- VocalSet
+VOCALSET_SINGERS = ("f1", "f2", "f3", "m1", "m2", "m3")
+#: (context, technique folder) of every singer's files; messa is not one of MARBLE's 10.
+VOCALSET_FOLDERS = (("arpeggios", "belt"), ("arpeggios", "vibrato"), ("scales", "breathy"), ("scales", "vocal_fry"),
+                    ("long_tones", "vibrato"), ("long_tones", "messa"), ("excerpts", "spoken"), ("excerpts", "straight"))
+
+
+def write_vocalset(root: Path, *, singer_lists: bool = True) -> None:
+    """``FULL/<singer>/<context>/<technique>/<singer>_<context>_<technique>_a.wav`` for the fixture's
+    6 singers, one file without singer prefix (as released), a ``(1)`` duplicate, a misplaced file
+    and, with ``singer_lists``, the release's singer lists (``female2``, ``male3`` in test)."""
+    full = root / "FULL"
+    for singer in VOCALSET_SINGERS:
+        for context, technique in VOCALSET_FOLDERS:
+            write_audio(full / singer / context / technique / f"{singer}_{context}_{technique}_a.wav")
+    write_audio(full / "f2" / "arpeggios" / "lip_trill" / "lip_trill_arps.wav")
+    write_audio(full / "f1" / "arpeggios" / "lip_trill" / "f1_lip_trill_arps.wav")
+    write_audio(full / "f1" / "scales" / "vibrato" / "f1_scales_vibrato_a(1).wav")
+    write_audio(full / "f1" / "stray.wav")
+    if singer_lists:
+        write_lines(root / "test_singers_technique.txt", ["female2", "male3"])
+        write_lines(root / "train_singers_technique.txt", ["female1", "female3", "male1", "male2"])
+
+
 # ---------------------------------------------------------------- everything
 def write_all_targets(data_root: Path) -> None:
     """Every target of ``conf/target/`` under ``data_root`` at its default ``root``."""
@@ -304,6 +476,11 @@ def write_all_targets(data_root: Path) -> None:
                        split_of=demo_region_split)
     write_ballroom_layout(data_root / "demo_dance", classes=("Hornpipe", "Jig", "Reel"), per_class=5, ext=".wav")
     write_folder(data_root / "folder")
+    write_mtt(data_root / "magnatagatune")
+    write_jamendo(data_root / "mtg-jamendo-dataset")
+    write_giantsteps(data_root / "giantsteps_key")
+    write_nsynth(data_root / "nsynth")
+    write_vocalset(data_root / "vocalset")
     # The demo builder keeps per-tune render records next to the class folders.
     for demo in ("demo_region", "demo_dance"):
         write_lines(data_root / demo / "records" / "100000.json", ["{}"])

@@ -13,6 +13,7 @@ from omegaconf import OmegaConf
 
 from mtl_music.config import CONF_DIR
 from mtl_music.errors import DataError
+from mtl_music.evaluation.metrics import EXTRA_METRICS
 from mtl_music.targets import (
     LOADERS,
     TASK_EXTRA_METRICS,
@@ -33,8 +34,11 @@ N_REPETITIONS = 5
 
 
 def test_every_yaml_has_a_loader_and_every_loader_a_yaml():
-    assert set(TARGETS) == {"ballroom", "demo_dance", "demo_region", "fma_medium", "folder", "gtzan", "irmas",
-                            "lastfm1k", "mediaeval_arousal", "mediaeval_valence"}
+    assert set(TARGETS) == {"ballroom", "demo_dance", "demo_region", "emomusic", "fma_medium", "folder",
+                            "giantsteps_key", "gtzan", "irmas", "lastfm1k", "magnatagatune", "mediaeval_arousal",
+                            "mediaeval_valence", "mtg_jamendo_genre", "mtg_jamendo_instrument",
+                            "mtg_jamendo_moodtheme", "mtg_jamendo_top50tags", "nsynth_instrument", "nsynth_pitch",
+                            "vocalset_singer", "vocalset_technique"}
     used = set()
     for name in TARGETS:
         path = CONF_DIR / "target" / f"{name}.yaml"
@@ -76,7 +80,9 @@ def test_index_is_consistent(name, indexes, targets_root):
     task = _expected_task(name, cfg)
     assert isinstance(index, TargetIndex)
     assert (index.name, index.loader, index.task, index.metric) == (cfg.name, cfg.loader, task, TASK_METRICS[task])
-    assert index.metrics == (TASK_METRICS[task], *TASK_EXTRA_METRICS.get(task, ()))
+    extra = tuple(cfg.get("extra_metrics") or ())
+    assert index.extra_metrics == extra and all(EXTRA_METRICS[m].task == task for m in extra)
+    assert index.metrics == (TASK_METRICS[task], *TASK_EXTRA_METRICS.get(task, ()), *extra)
     assert index.tracks, "a fixture target loads with tracks"
     ids = [t.track_id for t in index.tracks]
     assert len(set(ids)) == len(ids)
