@@ -1,8 +1,10 @@
-"""``python -m mtl_music.evaluate ckpt=<path> target=[gtzan,ballroom] [baseline=mfcc|rand|external]``.
+"""``python -m mtl_music.evaluate ckpt=<path> target=[gtzan,ballroom] [baseline=mfcc|rand|external|hear]``.
 
 Standalone transfer evaluation (SPEC R6.6) of a checkpoint, or of a baseline, on any targets.
 Your own audio folder and label file: ``target=folder target.root=DIR target.labels=FILE``
 (``target.root`` / ``labels`` / ``task`` are shorthands for the one selected target's keys).
+A published HEAR model: ``baseline=hear hear.module=<python module> hear.model=<weights or null>``
+(``hear.module`` / ``model`` are shorthands for ``evaluation.hear.<key>``).
 """
 
 from __future__ import annotations
@@ -47,6 +49,26 @@ def selected_targets(cfg: DictConfig) -> dict[str, Any]:
     return targets
 
 
+#: Keys of conf/evaluate.yaml's ``hear:`` block, shorthands for ``evaluation.hear.<key>``.
+HEAR_SHORTHANDS = ("module", "model")
+
+
+def apply_hear_shorthands(cfg: DictConfig) -> None:
+    """Sets ``evaluation.hear.<key>`` from the non-null ``hear.<key>`` shorthands
+    (:data:`HEAR_SHORTHANDS`). Raises :class:`ConfigError` when one is set but no ``hear``
+    baseline is evaluated (it would be ignored)."""
+    given = {key: (cfg.get("hear") or {}).get(key) for key in HEAR_SHORTHANDS}
+    given = {key: value for key, value in given.items() if value is not None}
+    if not given:
+        return
+    if cfg.get("baseline") != "hear" and "hear" not in (cfg.evaluation.get("baselines") or []):
+        first = next(iter(given))
+        raise ConfigError(f"hear.{first}={given[first]} configures the hear baseline, which is not evaluated; "
+                          "add baseline=hear")
+    for key, value in given.items():
+        cfg.evaluation.hear[key] = value
+
+
 def run(cfg: DictConfig):
     """Evaluates as configured; returns the :class:`ResultsTable` (also written to csv)."""
     from mtl_music.evaluation.settings import EvaluationSettings
@@ -56,6 +78,7 @@ def run(cfg: DictConfig):
     targets = selected_targets(cfg)
     if not targets:
         raise ConfigError("no target to evaluate on: pass target=[...] (see conf/target/)")
+    apply_hear_shorthands(cfg)
     settings = EvaluationSettings.from_cfg(cfg.evaluation)
     data_root = Path(str(cfg.paths.data_root)).expanduser()
     baseline = cfg.get("baseline")

@@ -2,7 +2,7 @@
 
 A :class:`Representation` turns a target's tracks into one feature vector per track: a trained
 network (:func:`network_representation`), the same network untrained (``rand``), MFCC
-statistics (``mfcc``) or a user's own embeddings (``external``). :func:`evaluate` runs every
+statistics (``mfcc``), a user's own embeddings (``external``) or any HEAR-API module (``hear``). :func:`evaluate` runs every
 target's protocol on it (probe accuracy / R² / ROC-AUC and PR-AUC, or cold-start nDCG@500) and
 returns a tidy :class:`~mtl_music.evaluation.results.ResultsTable`, one row per repetition and
 metric (a multi-label target reports two metrics, the others one). The callback and the ``evaluate`` CLI are
@@ -46,7 +46,7 @@ class Representation:
     cannot give them (a user's stored embeddings have no audio path to deform).
     """
 
-    run: str                 # run id (the run directory's name, or "rand" / "mfcc" / "external:<dir>")
+    run: str                 # run id (the run directory's name, or "rand" / "mfcc" / "external:<dir>" / "hear:<module>")
     strategy: str            # arch name, or the baseline's name
     sources: Sequence[str]   # learning sources ("" for baselines)
     features: FeatureFn
@@ -139,8 +139,8 @@ def external_representation(folder: str | Path) -> Representation:
 
 
 #: The baselines a results table can hold beside a trained network (R6.5): MFCC statistics, the
-#: same network untrained, a user's own embeddings.
-BASELINES: tuple[str, ...] = ("mfcc", "rand", "external")
+#: same network untrained, a user's own embeddings, any HEAR-API module (``evaluation.hear``).
+BASELINES: tuple[str, ...] = ("mfcc", "rand", "external", "hear")
 
 
 def check_baselines(names: Sequence[str], *, key: str = "evaluation.baselines", hint: str = "") -> list[str]:
@@ -156,7 +156,8 @@ def check_baselines(names: Sequence[str], *, key: str = "evaluation.baselines", 
 def baseline_representation(name: str, *, settings: EvaluationSettings, module=None,
                             device: str = "cpu") -> Representation:
     """The baseline ``name`` of :data:`BASELINES` as a representation. ``rand`` needs the trained
-    ``module`` (its architecture and band statistics), ``external`` ``settings.external_dir``."""
+    ``module`` (its architecture and band statistics), ``external`` ``settings.external_dir``,
+    ``hear`` ``settings.hear`` (:mod:`mtl_music.evaluation.hear_baseline`)."""
     from mtl_music.models.digest import module_digest
 
     check_baselines([name])
@@ -169,6 +170,10 @@ def baseline_representation(name: str, *, settings: EvaluationSettings, module=N
         return dataclasses.replace(rep, strategy="rand", sources=())  # a baseline row, like MFCC's
     if name == "mfcc":
         return mfcc_representation(num_workers=settings.num_workers)
+    if name == "hear":
+        from mtl_music.evaluation.hear_baseline import hear_representation
+
+        return hear_representation(settings=settings, device=device)
     if not settings.external_dir:
         raise ConfigError("the external baseline needs evaluation.external_dir=<folder of <track_id>.npy files>")
     return external_representation(settings.external_dir)
