@@ -326,8 +326,8 @@ def test_deformed_features_use_the_deformed_mono_audio_and_their_own_cache(tmp_p
     assert ids == ["c0", "c1", "c2"] and not np.allclose(X, clean)
     model = hear_toy.load_model()
     with torch.no_grad():
-        expected = hear_features(embed=lambda b: hear_toy.get_scene_embeddings(torch.from_numpy(b * 0.5), model).numpy(),
-                                 tracks=tracks, sample_rate=16000, batch_size=16)[1]
+        halved = lambda b: hear_toy.get_scene_embeddings(torch.from_numpy(b * 0.5), model).numpy()  # noqa: E731
+        expected = hear_features(embed=halved, tracks=tracks, sample_rate=16000, batch_size=16)[1]
     np.testing.assert_allclose(X, expected, atol=1e-6, rtol=0)
     assert len(set(deformation.seeds.values())) == 3  # one seed per track
     names = {p.name for p in (target_root / "features").glob("*.npz")}
