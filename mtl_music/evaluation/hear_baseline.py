@@ -12,7 +12,8 @@ different lengths is embedded one clip per call, which is exact, only slower).
 
 Features are cached in the target's feature cache under ``hear-<module>-<model identity>-sr<rate>``
 (the model identity: a weights file's content hash, a directory's file names, sizes and mtimes,
-or ``none``), deformed audio under ``<that>-<deformation key>``.
+or ``none``), deformed audio under ``<that>-<deformation key>`` (each track's seed:
+:func:`~mtl_music.audio.deform.deformation_seed`).
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from __future__ import annotations
 import hashlib
 import importlib
 import logging
-import zlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -155,16 +155,6 @@ def hear_features(*, embed: EmbedFn, tracks: Sequence[tuple[str, Path, Any]], sa
     return ids, np.stack([done[t] for t in ids])
 
 
-def _deformation_seed(track_id: str, deformation) -> int:
-    """The deformed audio's seed: ``mtl_music.audio.deform.deformation_seed`` (one rule for every
-    representation); until that module is present, the same rule (CRC-32 of id and key)."""
-    try:
-        from mtl_music.audio.deform import deformation_seed
-    except ImportError:
-        return zlib.crc32(f"{track_id}\0{deformation.key}".encode())
-    return int(deformation_seed(track_id, deformation))
-
-
 def hear_representation(*, settings: EvaluationSettings, device: str = "cpu") -> Representation:
     """The HEAR module ``settings.hear.module`` (with ``settings.hear.model``) as a representation:
     scene embeddings of each target track, ``(n, scene_embedding_size)`` float32.
@@ -173,6 +163,7 @@ def hear_representation(*, settings: EvaluationSettings, device: str = "cpu") ->
     ``hear``. Raises :class:`ConfigError` when the module cannot be imported, lacks the API, or its
     model has no ``sample_rate``.
     """
+    from mtl_music.audio.deform import deformation_seed
     from mtl_music.evaluation.features import cached_features
 
     hear = settings.hear
@@ -200,7 +191,7 @@ def hear_representation(*, settings: EvaluationSettings, device: str = "cpu") ->
 
     def deformed(target: str, tracks, target_root: Path, deformation):
         def transform(track_id: str, audio: np.ndarray) -> np.ndarray:
-            return deformation.apply(audio, sample_rate=sample_rate, seed=_deformation_seed(track_id, deformation))
+            return deformation.apply(audio, sample_rate=sample_rate, seed=deformation_seed(track_id, deformation))
 
         return cached_features(cache_root=target_root, digest=f"{digest}-{deformation.key}",
                                requested=[str(t[0]) for t in tracks],

@@ -2,9 +2,10 @@
 
 A :class:`Representation` turns a target's tracks into one feature vector per track: a trained
 network (:func:`network_representation`), the same network untrained (``rand``), MFCC
-statistics (``mfcc``), a user's own embeddings (``external``) or any HEAR-API module (``hear``). :func:`evaluate` runs every
-target's protocol on it (probe accuracy / R² / ROC-AUC and PR-AUC, or cold-start nDCG@500) and
-returns a tidy :class:`~mtl_music.evaluation.results.ResultsTable`, one row per repetition and
+statistics (``mfcc``), a user's own embeddings (``external``) or any HEAR-API module
+(``hear``). :func:`evaluate` runs every target's protocol on it (probe accuracy / R² / ROC-AUC
+and PR-AUC, or cold-start nDCG@500) and returns a tidy
+:class:`~mtl_music.evaluation.results.ResultsTable`, one row per repetition and
 metric (a multi-label target reports two metrics, the others one). The callback and the ``evaluate`` CLI are
 thin layers over it.
 """
@@ -46,7 +47,7 @@ class Representation:
     cannot give them (a user's stored embeddings have no audio path to deform).
     """
 
-    run: str                 # run id (the run directory's name, or "rand" / "mfcc" / "external:<dir>" / "hear:<module>")
+    run: str                 # run id (the run directory's name, or "rand" / "mfcc" / "external:<dir>" / "hear:<mod>")
     strategy: str            # arch name, or the baseline's name
     sources: Sequence[str]   # learning sources ("" for baselines)
     features: FeatureFn

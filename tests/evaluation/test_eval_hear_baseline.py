@@ -305,15 +305,16 @@ class _Halve:
     name, key = "gain:db=-6", "gain_db-6"
 
     def __init__(self) -> None:
-        self.seeds: dict[int, int] = {}
+        self.seeds: list[int] = []
 
     def apply(self, audio: np.ndarray, *, sample_rate: int, seed: int) -> np.ndarray:
         assert audio.ndim == 1 and sample_rate == 16000
-        self.seeds[len(self.seeds)] = seed
+        self.seeds.append(seed)
         return audio * 0.5
 
 
 def test_deformed_features_use_the_deformed_mono_audio_and_their_own_cache(tmp_path):
+    from mtl_music.audio.deform import deformation_seed
     from mtl_music.evaluation.hear_baseline import hear_features, hear_representation
     from mtl_music.evaluation.settings import EvaluationSettings, HearSettings
 
@@ -329,12 +330,28 @@ def test_deformed_features_use_the_deformed_mono_audio_and_their_own_cache(tmp_p
         halved = lambda b: hear_toy.get_scene_embeddings(torch.from_numpy(b * 0.5), model).numpy()  # noqa: E731
         expected = hear_features(embed=halved, tracks=tracks, sample_rate=16000, batch_size=16)[1]
     np.testing.assert_allclose(X, expected, atol=1e-6, rtol=0)
-    assert len(set(deformation.seeds.values())) == 3  # one seed per track
+    assert deformation.seeds == [deformation_seed(t, deformation) for t in ids]  # the one seed rule, per track
     names = {p.name for p in (target_root / "features").glob("*.npz")}
     assert names == {f"hear-{TOY}-none-sr16000.npz", f"hear-{TOY}-none-sr16000-gain_db-6.npz"}
     hear_toy.CALLS.clear()
     again = rep.deformed("clips", tracks, target_root, deformation)[1]
     assert not hear_toy.CALLS and np.array_equal(again, X)
+
+
+def test_robustness_rows_of_the_hear_baseline(region_root, tmp_path):
+    """evaluation.deform through the evaluate app: a row set per condition; a 0 dB gain (an
+    identity) scores as clean, from a cache file of its own."""
+    from mtl_music import evaluate
+    from mtl_music.config import compose
+
+    table = evaluate.run(compose("evaluate", [*_common(region_root), "evaluation.deform=[gain]",
+                                              "evaluation.deformations.gain=[0,-12]", f"output={tmp_path / 'r.csv'}"]))
+    by_condition: dict[str, list[float]] = {}
+    for row in table.rows():
+        by_condition.setdefault(row["condition"], []).append(row["value"])
+    assert list(by_condition) == ["clean", "gain:db=0", "gain:db=-12"]
+    assert by_condition["gain:db=0"] == by_condition["clean"] and all(len(v) == 2 for v in by_condition.values())
+    assert {f"hear-{TOY}-none-sr16000-{key}.npz" for key in ("gain_db0", "gain_dbm12")} <= _features_files(region_root)
 
 
 def test_model_identity_of_a_folder_follows_its_files(tmp_path):
