@@ -148,7 +148,8 @@ def run(cfg: DictConfig) -> TrainResult:
         crops=RandomCrops(cache, crop_frames=int(cfg.data.crop_frames), standardize=True), sources=sources,
         batch_size=int(cfg.data.batch_size), seed=int(cfg.seed), sampling=str(cfg.training.sampling),
         num_workers=int(cfg.data.num_workers), val_batches_per_source=int(cfg.validation.batches_per_source),
-        limit_train_steps=cfg.get("limit_train_steps"),
+        limit_train_steps=cfg.get("limit_train_steps"), placement=str(cfg.data.get("placement", "loader")),
+        device_memory_share=float(cfg.data.get("device_memory_share", 0.8)),
     )
     module = MultiSourceModule(
         arch=OmegaConf.to_container(cfg.arch, resolve=True),
