@@ -112,7 +112,7 @@ def run(cfg: DictConfig) -> TrainResult:
     from mtl_music.sources.selection import load_selected_sources
     from mtl_music.training import MultiSourceDataModule, MultiSourceModule
     from mtl_music.training.data import align_sources, source_sizes
-    from mtl_music.training.trainer import build_trainer, is_rank_zero
+    from mtl_music.training.trainer import apply_run_keys, build_trainer, is_rank_zero
 
     from mtl_music.training.trainer import is_multirun
 
@@ -166,6 +166,7 @@ def run(cfg: DictConfig) -> TrainResult:
     )
     module.set_band_statistics(cache.mean, cache.std)
     module.set_source_vocabularies(vocabularies)
+    apply_run_keys(cfg, module)
     built = build_trainer(cfg, run_dir=run_dir, run_name=f"{cfg.arch.name}-{'+'.join(names)}-s{cfg.seed}",
                           tags=[str(cfg.arch.name), *names])
 

@@ -14,8 +14,7 @@ from mtl_music.training.device_data import (DeviceBatches, DeviceCrops, DeviceVa
 from tests.helpers.folder_dataset import folder_overrides, write_clean_dataset
 
 
-@pytest.fixture(scope="module")
-def cache(tmp_path_factory):
+def prepared_cache(tmp_path_factory) -> MelCache:
     """8 tracks of 3–4.75 s (259–409 frames), 2 of them valid."""
     from mtl_music import prepare
     from mtl_music.config import compose
@@ -23,6 +22,11 @@ def cache(tmp_path_factory):
     root = tmp_path_factory.mktemp("device_cache")
     cfg = compose("prepare", folder_overrides(root, manifest=write_clean_dataset(root / "src")))
     return MelCache.open(prepare.run(cfg).cache_dir)
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    return prepared_cache(tmp_path_factory)
 
 
 def _sources(cache, names=("a", "b", "self")):
