@@ -56,7 +56,10 @@ class MultiSourceDataModule(pl.LightningDataModule):
                               f"{', '.join(PLACEMENTS)} (e.g. data.placement=auto)")
         self.placement = placement
         self.device_memory_share = float(device_memory_share)
-        self.resident: DeviceCrops | None = None  # the loaded cache (placement != loader)
+        # The loaded cache (placement != loader); crops may already be one (benchmarks' synthetic caches).
+        self.resident: DeviceCrops | None = crops if isinstance(crops, DeviceCrops) else None
+        if self.resident is not None:
+            self.placement = "device"
         self.train_steps: TrainSteps | None = None
         self.validation: ValidationBatches | None = None
 
