@@ -33,6 +33,7 @@ demo: install
 study: install
 	$(PY) -m mtl_music.study $(STUDY_ARGS)
 
+# bench_gpu.py runs at GPU sizes where CUDA is present, at small CPU sizes elsewhere.
 bench: install
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 

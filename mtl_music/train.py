@@ -112,7 +112,7 @@ def run(cfg: DictConfig) -> TrainResult:
     from mtl_music.sources.selection import load_selected_sources
     from mtl_music.training import MultiSourceDataModule, MultiSourceModule
     from mtl_music.training.data import align_sources, source_sizes
-    from mtl_music.training.trainer import build_trainer, is_rank_zero
+    from mtl_music.training.trainer import apply_run_keys, build_trainer, is_rank_zero
 
     from mtl_music.training.trainer import is_multirun
 
@@ -148,7 +148,8 @@ def run(cfg: DictConfig) -> TrainResult:
         crops=RandomCrops(cache, crop_frames=int(cfg.data.crop_frames), standardize=True), sources=sources,
         batch_size=int(cfg.data.batch_size), seed=int(cfg.seed), sampling=str(cfg.training.sampling),
         num_workers=int(cfg.data.num_workers), val_batches_per_source=int(cfg.validation.batches_per_source),
-        limit_train_steps=cfg.get("limit_train_steps"),
+        limit_train_steps=cfg.get("limit_train_steps"), placement=str(cfg.data.get("placement", "loader")),
+        device_memory_share=float(cfg.data.get("device_memory_share", 0.8)),
     )
     module = MultiSourceModule(
         arch=OmegaConf.to_container(cfg.arch, resolve=True),
@@ -165,6 +166,7 @@ def run(cfg: DictConfig) -> TrainResult:
     )
     module.set_band_statistics(cache.mean, cache.std)
     module.set_source_vocabularies(vocabularies)
+    apply_run_keys(cfg, module)
     built = build_trainer(cfg, run_dir=run_dir, run_name=f"{cfg.arch.name}-{'+'.join(names)}-s{cfg.seed}",
                           tags=[str(cfg.arch.name), *names])
 

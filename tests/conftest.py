@@ -3,10 +3,12 @@ from pathlib import Path
 
 import pytest
 
-# Tests never reach a W&B server, and never a GPU.
+# Tests never reach a W&B server, and never a GPU — except the `cuda`-marked ones, when asked for
+# with MTL_TEST_CUDA=1 (benchmarks/gpu_check.sh).
 os.environ.setdefault("WANDB_MODE", "offline")
 os.environ.setdefault("WANDB_SILENT", "true")
-os.environ["CUDA_VISIBLE_DEVICES"] = ""
+if os.environ.get("MTL_TEST_CUDA") != "1":
+    os.environ["CUDA_VISIBLE_DEVICES"] = ""
 
 
 @pytest.fixture(scope="session")

@@ -103,6 +103,15 @@ def _pairs(pool: np.ndarray, batch_size: int, rng: np.random.Generator):
     return np.asarray(left), np.asarray(right), np.asarray(same)
 
 
+def cut_crops(crops, groups: Sequence[np.ndarray], rng: np.random.Generator) -> list[torch.Tensor]:
+    """One crop per track of each index group, the starts drawn group after group: in one gather
+    where the crops can (:meth:`~mtl_music.training.device_data.DeviceCrops.many`)."""
+    many = getattr(crops, "many", None)
+    if many is not None:
+        return many(groups, generator=rng)
+    return [crops(group, generator=rng) for group in groups]
+
+
 class TrainSteps(Dataset):
     """Map-style dataset whose item ``g`` is the whole batch of global step ``g``.
 
@@ -176,10 +185,11 @@ class TrainSteps(Dataset):
         source = self.sources[int(plan.sources[step])]
         if source.is_self:
             left, right, same = _pairs(source.train, self.batch_size, rng)
+            x, x_right = cut_crops(self.crops, [left, right], rng)
             return {
                 "source": source.name,
-                "x": self.crops(left, generator=rng),
-                "x_right": self.crops(right, generator=rng),
+                "x": x,
+                "x_right": x_right,
                 "same": torch.as_tensor(same, dtype=torch.int64),
             }
         pos = batch_positions(

@@ -8,7 +8,10 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader
 
+from mtl_music.errors import ConfigError
 from mtl_music.training.data import EpochSteps, SourceTracks, TrainSteps, ValidationBatches
+from mtl_music.training.device_data import (PLACEMENTS, DeviceBatches, DeviceCrops, DeviceValidationBatches,
+                                            cache_bytes, resolve_placement)
 
 
 class MultiSourceDataModule(pl.LightningDataModule):
@@ -18,6 +21,11 @@ class MultiSourceDataModule(pl.LightningDataModule):
     standardises with the training split's band statistics). The rank and world size are
     read from the trainer in :meth:`setup`, so every rank builds the same step plan and
     takes its own slice of each batch.
+
+    ``placement`` (``data.placement``): ``loader`` reads crops from the memory-mapped cache in
+    DataLoader workers; ``device``/``host``/``auto`` load the cache once (onto the trainer's
+    device, or into pinned host memory) and cut each batch there with no worker
+    (:mod:`mtl_music.training.device_data`) — the same batches for the same seed.
     """
 
     def __init__(
@@ -31,6 +39,8 @@ class MultiSourceDataModule(pl.LightningDataModule):
         num_workers: int = 0,
         val_batches_per_source: int = 4,
         limit_train_steps: int | None = None,
+        placement: str = "loader",
+        device_memory_share: float = 0.8,
     ) -> None:
         super().__init__()
         self.crops = crops
@@ -41,29 +51,51 @@ class MultiSourceDataModule(pl.LightningDataModule):
         self.num_workers = num_workers
         self.val_batches_per_source = val_batches_per_source
         self.limit_train_steps = limit_train_steps
+        if placement not in ("loader", *PLACEMENTS):
+            raise ConfigError(f"data.placement={placement!r} is unknown; choose loader (DataLoader workers), "
+                              f"{', '.join(PLACEMENTS)} (e.g. data.placement=auto)")
+        self.placement = placement
+        self.device_memory_share = float(device_memory_share)
+        # The loaded cache (placement != loader); crops may already be one (benchmarks' synthetic caches).
+        self.resident: DeviceCrops | None = crops if isinstance(crops, DeviceCrops) else None
+        if self.resident is not None:
+            self.placement = "device"
         self.train_steps: TrainSteps | None = None
         self.validation: ValidationBatches | None = None
 
     def setup(self, stage: str | None = None) -> None:
         rank, world = 0, 1
+        device = torch.device("cpu")
         if self.trainer is not None:
             rank, world = self.trainer.global_rank, self.trainer.world_size
-        self.train_steps = TrainSteps(
-            crops=self.crops, sources=list(self.sources.values()), batch_size=self.batch_size,
+            device = self.trainer.strategy.root_device
+        crops, steps, validation = self.crops, TrainSteps, ValidationBatches
+        if self.placement != "loader":
+            if self.resident is None:
+                placement = resolve_placement(self.placement, device=device, nbytes=cache_bytes(self.crops.cache),
+                                              memory_share=self.device_memory_share)
+                self.resident = DeviceCrops.from_cache(self.crops.cache, crop_frames=self.crops.crop_frames,
+                                                       device=device, placement=placement,
+                                                       standardize=self.crops.standardize)
+            crops, steps, validation = self.resident, DeviceBatches, DeviceValidationBatches
+        self.train_steps = steps(
+            crops=crops, sources=list(self.sources.values()), batch_size=self.batch_size,
             seed=self.seed, sampling=self.sampling, rank=rank, world_size=world,
         )
-        self.validation = ValidationBatches(
-            crops=self.crops, sources=list(self.sources.values()), batch_size=self.batch_size,
+        self.validation = validation(
+            crops=crops, sources=list(self.sources.values()), batch_size=self.batch_size,
             batches_per_source=self.val_batches_per_source, seed=self.seed,
         )
 
     def _loader(self, dataset, sampler) -> DataLoader:
+        # Resident crops are cut in the training process itself: no worker, no pinning.
+        workers = self.num_workers if self.placement == "loader" else 0
         return DataLoader(
             dataset,
             batch_size=None,  # items are whole batches
             sampler=sampler,
-            num_workers=self.num_workers,
-            persistent_workers=self.num_workers > 0,
+            num_workers=workers,
+            persistent_workers=workers > 0,
             pin_memory=False,
             # Its own generator: creating an iterator must not draw from torch's global RNG
             # (dropout's), or a resumed run would diverge from an uninterrupted one.

@@ -113,11 +113,36 @@ class MultiSourceModule(pl.LightningModule):
         # to an uninterrupted one. Ranks differ on purpose (their batches differ too).
         torch.manual_seed(int(self.hparams.seed) * 1_000_003 + self.current_epoch * 101 + self.global_rank)
 
+    def compile_network(self, *, mode: str | None = None, backend: str = "inductor") -> None:
+        """``torch.compile`` the training passes (``trainer.compile``): one graph per source's
+        path (trunk, branch, head), one for the ``self`` pair pass, one for the joint pass.
+
+        Static shapes (training batches are all ``data.batch_size``); ``mode="reduce-overhead"``
+        adds CUDA-graph capture. Validation and transfer run the eager network (their batch sizes
+        vary), and the state-dict keys are unchanged.
+        """
+        import torch._dynamo
+
+        # Each source is a guard on the same forward: room for every source's graph.
+        limit = 2 * len(self.source_names) + 4
+        torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, limit)
+        options = dict(dynamic=False, mode=mode, backend=backend)
+        self._compiled = {
+            "forward": torch.compile(self.network.forward, **options),
+            "forward_self": torch.compile(self.network.forward_self, **options),
+            "forward_all": torch.compile(self.network.forward_all, **options),
+        }
+
+    def _pass(self, name: str):
+        """The network's pass ``name``: compiled in training when :meth:`compile_network` ran."""
+        compiled = getattr(self, "_compiled", None)
+        return compiled[name] if compiled and self.training else getattr(self.network, name)
+
     def _source_loss(self, batch: dict, source: str) -> torch.Tensor:
         if source == SELF_SOURCE:
-            logits = self.network.forward_self(self._input(batch["x"]), self._input(batch["x_right"]))
+            logits = self._pass("forward_self")(self._input(batch["x"]), self._input(batch["x_right"]))
             return same_track_loss(logits, batch["same"])
-        logits = self.network(self._input(batch["x"]), source=source)
+        logits = self._pass("forward")(self._input(batch["x"]), source=source)
         return kl_to_targets(logits, batch["z"])
 
     def _losses(self, batch: dict) -> dict[str, torch.Tensor]:
@@ -128,7 +153,7 @@ class MultiSourceModule(pl.LightningModule):
         labelled = [s for s in self.source_names if s != SELF_SOURCE]
         losses: dict[str, torch.Tensor] = {}
         if labelled:
-            logits = self.network.forward_all(self._input(batch["x"]), sources=labelled)
+            logits = self._pass("forward_all")(self._input(batch["x"]), sources=labelled)
             losses = {s: kl_to_targets(logits[s], batch["z"][s]) for s in labelled}
         if SELF_SOURCE in self.source_names:
             losses[SELF_SOURCE] = self._source_loss(batch, SELF_SOURCE)

@@ -15,7 +15,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from mtl_music.errors import ConfigError
 from mtl_music.runs import BEST_CHECKPOINT, LAST_CHECKPOINT, checkpoint_dir
@@ -23,6 +23,10 @@ from mtl_music.runs import BEST_CHECKPOINT, LAST_CHECKPOINT, checkpoint_dir
 log = logging.getLogger(__name__)
 
 DDP_STRATEGIES = ("ddp", "ddp_spawn", "ddp_notebook", "ddp_fork")
+#: Keys of the trainer group that the run reads itself (not Trainer arguments): ``compile``
+#: (false, true or a torch.compile mode such as reduce-overhead) and ``float32_matmul_precision``
+#: (highest, high = TF32 on GPUs, medium).
+RUN_KEYS = ("compile", "float32_matmul_precision")
 #: Trainer arguments the run sets itself; a config key of the same name would be overridden.
 DECIDED_BY_THE_RUN = ("callbacks", "logger", "default_root_dir", "use_distributed_sampler",
                       "num_sanity_val_steps", "enable_model_summary")
@@ -98,6 +102,32 @@ def resolve_precision(precision: str, accelerator: str) -> str:
     return "bf16-mixed" if torch.ops.mkldnn._is_mkldnn_bf16_supported() else "32-true"
 
 
+def compile_mode(value) -> str | None:
+    """``trainer.compile`` as a torch.compile mode: ``None`` for no compilation, ``default``,
+    ``reduce-overhead`` (CUDA graphs) or ``max-autotune`` (``true`` is ``default``)."""
+    if value is None or value is False or str(value).lower() in ("false", "none", "null"):
+        return None
+    if value is True or str(value).lower() == "true":
+        return "default"
+    modes = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+    if str(value) not in modes:
+        raise ConfigError(f"trainer.compile={value!r} is unknown; use false, true or one of {', '.join(modes)} "
+                          "(e.g. trainer.compile=reduce-overhead for CUDA-graph capture)")
+    return str(value)
+
+
+def apply_run_keys(cfg: DictConfig, module) -> None:
+    """What ``trainer.compile`` and ``trainer.float32_matmul_precision`` ask of this process and module."""
+    import torch
+
+    precision = cfg.trainer.get("float32_matmul_precision")
+    if precision:
+        torch.set_float32_matmul_precision(str(precision))
+    mode = compile_mode(cfg.trainer.get("compile", False))
+    if mode is not None:
+        module.compile_network(mode=None if mode == "default" else mode)
+
+
 def _strategy(name: str):
     if name in ("ddp", "ddp_spawn"):
         from pytorch_lightning.strategies import DDPStrategy
@@ -122,7 +152,7 @@ def _check_trainer_keys(cfg: DictConfig) -> None:
     import pytorch_lightning as pl
 
     accepted = set(inspect.signature(pl.Trainer.__init__).parameters) - {"self"}
-    keys = [k for k in cfg.trainer if k != "_target_"]
+    keys = [k for k in cfg.trainer if k != "_target_" and k not in RUN_KEYS]
     unknown = [k for k in keys if k not in accepted]
     if unknown:
         raise ConfigError(f"trainer.{unknown[0]} is not an argument of pytorch_lightning.Trainer; "
@@ -168,8 +198,9 @@ def build_trainer(cfg: DictConfig, *, run_dir: Path, run_name: str, tags: list[s
     group = run_dir.parent.name if is_multirun() else run_dir.name
     logger = build_logger(cfg, run_dir=run_dir, run_name=run_name, group=group, tags=tags)
     accelerator = str(cfg.trainer.accelerator)
+    arguments = {k: v for k, v in OmegaConf.to_container(cfg.trainer, resolve=True).items() if k not in RUN_KEYS}
     trainer = instantiate(
-        cfg.trainer,
+        arguments,
         strategy=_strategy(str(cfg.trainer.strategy)),
         precision=resolve_precision(cfg.trainer.precision, accelerator),
         sync_batchnorm=_sync_batchnorm(cfg.trainer.sync_batchnorm, accelerator),
@@ -184,5 +215,5 @@ def build_trainer(cfg: DictConfig, *, run_dir: Path, run_name: str, tags: list[s
     return BuiltTrainer(trainer=trainer, best=best)
 
 
-__all__ = ["BuiltTrainer", "build_trainer", "check_placement", "is_multirun", "is_rank_zero", "launched_per_rank",
+__all__ = ["BuiltTrainer", "RUN_KEYS", "apply_run_keys", "build_trainer", "compile_mode", "check_placement", "is_multirun", "is_rank_zero", "launched_per_rank",
            "resolve_precision", "warn_unshared_run_dir"]
