@@ -22,7 +22,7 @@ import torch
 
 from mtl_music.paper import PAPER_SOURCES, SELF_SOURCE
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root: tests.helpers
 
 QUICK = os.environ.get("MTL_BENCH_QUICK") == "1"
 STEPS = 4 if QUICK else 24
@@ -35,7 +35,7 @@ SOURCES8 = list(PAPER_SOURCES)
 
 
 def build_cache(root: Path):
-    from fixtures import tiny_overrides, write_tiny_dataset
+    from tests.helpers.tiny_dataset import tiny_overrides, write_tiny_dataset
 
     from mtl_music import prepare
     from mtl_music.config import compose
