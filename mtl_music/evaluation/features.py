@@ -11,6 +11,10 @@ Features are cached per (model digest, target) in ``<cache_root>/features/`` so 
 probe again does not extract again. Jobs evaluating on one data root at the same time share both
 caches: the mel cache's writer lock and the feature file's lock (``<digest>.npz.lock``) make one
 compute and the others wait and reuse.
+
+Any block's output instead of the representation (``evaluation.layers``), per-slice vectors and
+deformed audio: :mod:`mtl_music.evaluation.layers`, on :func:`vectors_of_slices` and
+:func:`cached_feature_files` (one extraction pass filling several per-layer files).
 """
 
 from __future__ import annotations

@@ -96,7 +96,8 @@ def layer_vectors(module, x: torch.Tensor, *, layers: Sequence[str]) -> dict[str
     hooks = []
     try:
         for name in wanted:
-            blocks = [shared[name]] if name in shared else [getattr(network.branches[s], name) for s in network.source_names]
+            blocks = ([shared[name]] if name in shared
+                      else [getattr(network.branches[s], name) for s in network.source_names])
             for block in blocks:  # registered in source order, so they fire in that order too
                 hooks.append(block.register_forward_hook(
                     lambda _m, _i, out, name=name: captured[name].append(pool_map(out))))
