@@ -1,4 +1,4 @@
-"""``python -m mtl_music.evaluate ckpt=<path> target=[gtzan,ballroom] [baseline=mfcc|rand|external|hear]``.
+"""``python -m mtl_music.evaluate ckpt=<path> target=[gtzan,ballroom] [baseline=mfcc|rand|choi|external|hear]``.
 
 Standalone transfer evaluation (SPEC R6.6) of a checkpoint, or of a baseline, on any targets.
 Your own audio folder and label file: ``target=folder target.root=DIR target.labels=FILE``
@@ -85,8 +85,10 @@ def run(cfg: DictConfig):
     if baseline is not None:
         check_baselines([baseline], key="baseline", hint=" (or leave it out to evaluate ckpt)")
     ckpt = runs.resolve_checkpoint(cfg.ckpt) if cfg.get("ckpt") else None
-    if ckpt is None and baseline in (None, "rand"):
-        raise ConfigError("ckpt=<checkpoint or run dir> is needed" + (" (rand takes its architecture)" if baseline else ""))
+    if ckpt is None and baseline in (None, "rand", "choi"):
+        raise ConfigError("ckpt=<checkpoint or run dir> is needed"
+                          + {"rand": " (rand takes its architecture)", "choi": " (choi pools its network's conv layers)"}
+                          .get(baseline, ""))
     if ckpt is not None:
         run_name = runs.run_of_checkpoint(ckpt)[1]
         table = evaluate_module(runs.load_module(ckpt), targets=targets, data_root=data_root, run=run_name,

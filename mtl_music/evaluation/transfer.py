@@ -1,11 +1,12 @@
 """Transfer evaluation of one representation on target datasets (paper Sect. 4, SPEC R6).
 
 A :class:`Representation` turns a target's tracks into one feature vector per track: a trained
-network (:func:`network_representation`), the same network untrained (``rand``), MFCC
-statistics (``mfcc``), a user's own embeddings (``external``) or any HEAR-API module
-(``hear``). :func:`evaluate` runs every target's protocol on it (probe accuracy / R² / ROC-AUC
-and PR-AUC, or cold-start nDCG@500) and returns a tidy
-:class:`~mtl_music.evaluation.results.ResultsTable`, one row per repetition and
+network (:func:`network_representation`, or any of its layers: :func:`network_representations`),
+the same network untrained (``rand``), its conv layers pooled (``choi``), MFCC statistics
+(``mfcc``), a user's own embeddings (``external``) or any HEAR-API module (``hear``).
+:func:`evaluate` runs every target's protocol on it (probe accuracy / R² / ROC-AUC and PR-AUC,
+or cold-start nDCG@500) and returns a tidy :class:`~mtl_music.evaluation.results.ResultsTable`,
+one row per repetition and
 metric (a multi-label target reports two metrics, the others one). The callback and the ``evaluate`` CLI are
 thin layers over it.
 """
@@ -68,26 +69,61 @@ def network_representation(module, *, run: str, digest: str, num_workers: int = 
 
     ``digest`` names its features in the feature cache (a checkpoint's content hash, or
     ``rand-<...>`` for an untrained network). The target is mel-cached with the module's own
-    front-end settings and standardised with its training band statistics (R6.1).
+    front-end settings and standardised with its training band statistics (R6.1). It also gives
+    slice-level and deformed-audio features.
     """
-    from mtl_music.evaluation.features import cached_features, extract_features, module_representation, target_cache
+    from mtl_music.evaluation.layers import REPRESENTATION, NetworkFeatures
 
+    store = NetworkFeatures(module, digest=digest, layers=(REPRESENTATION,), num_workers=num_workers,
+                            batch_slices=batch_slices, device=device)
+    return _layers_representation(store, (REPRESENTATION,), run=run, strategy=str(module.hparams["arch"]["name"]),
+                                  sources=list(module.hparams["sources"]), layer="")
+
+
+def network_representations(module, *, run: str, digest: str, settings: EvaluationSettings,
+                            device: str = "cpu") -> list[Representation]:
+    """The module as the representations ``settings.layers`` selects: ``None`` -> the one of
+    :func:`network_representation`; with ``layer_mode=concat`` one representation of the listed
+    layers' track vectors side by side (``layer`` ``all`` or ``conv3+conv5``); with
+    ``per_layer`` one per layer (``layer=<name>``, a results row each). See
+    :mod:`mtl_music.evaluation.layers` for the vectors; one extraction pass serves every layer."""
+    from mtl_music.evaluation.layers import NetworkFeatures, select_layers
+
+    if settings.layers is None:
+        return [network_representation(module, run=run, digest=digest, num_workers=settings.num_workers,
+                                       batch_slices=settings.batch_slices, device=device)]
+    names = select_layers(module, settings.layers)
+    store = NetworkFeatures(module, digest=digest, layers=names, num_workers=settings.num_workers,
+                            batch_slices=settings.batch_slices, device=device)
     hp = module.hparams
-    settings = _mel_settings(hp["frontend"])
-    represent = module_representation(module, device=device)
+    common = dict(run=run, strategy=str(hp["arch"]["name"]), sources=list(hp["sources"]))
+    if settings.layer_mode == "concat":
+        label = "all" if settings.layers == "all" else "+".join(names)
+        return [_layers_representation(store, names, layer=label, **common)]
+    return [_layers_representation(store, (name,), layer=name, **common) for name in names]
+
+
+def _layers_representation(store, layers: Sequence[str], *, run: str, strategy: str, sources: Sequence[str],
+                           layer: str) -> Representation:
+    """The representation of ``layers`` of a :class:`~mtl_music.evaluation.layers.NetworkFeatures`
+    (their vectors side by side, in ``layers`` order)."""
+    def joined(ids, by_layer):
+        return ids, np.hstack([by_layer[name] for name in layers]) if len(layers) > 1 else by_layer[layers[0]]
 
     def features(name: str, tracks, target_root: Path):
-        cache = target_cache(name=name, tracks=tracks, settings=settings, cache_root=target_root / "mel",
-                             num_workers=num_workers)
-        return cached_features(
-            cache_root=target_root, digest=f"{digest}-{settings.key()}", requested=[t[0] for t in tracks],
-            compute=lambda: extract_features(represent=represent, cache=cache, band_mean=module.band_mean.cpu().numpy(),
-                                             band_std=module.band_std.cpu().numpy(),
-                                             slice_frames=int(hp.get("crop_frames", 216)), batch_slices=batch_slices,
-                                             device=device),
-        )
+        ids, by_layer, _ = store.track(name, tracks, target_root)
+        return joined(ids, by_layer)
 
-    return Representation(run=run, strategy=str(hp["arch"]["name"]), sources=list(hp["sources"]), features=features)
+    def slices(name: str, tracks, target_root: Path):
+        ids, by_layer, offsets = store.slices(name, tracks, target_root)
+        return (*joined(ids, by_layer), offsets)
+
+    def deformed(name: str, tracks, target_root: Path, deformation):
+        ids, by_layer, _ = store.deformed(name, tracks, target_root, deformation)
+        return joined(ids, by_layer)
+
+    return Representation(run=run, strategy=strategy, sources=sources, features=features, layer=layer,
+                          deformed=deformed, slices=slices)
 
 
 def rand_module(module, *, seed: int = 0):
@@ -140,8 +176,9 @@ def external_representation(folder: str | Path) -> Representation:
 
 
 #: The baselines a results table can hold beside a trained network (R6.5): MFCC statistics, the
-#: same network untrained, a user's own embeddings, any HEAR-API module (``evaluation.hear``).
-BASELINES: tuple[str, ...] = ("mfcc", "rand", "external", "hear")
+#: same network untrained, Choi et al.'s (2017) convnet feature (every conv layer of the network
+#: pooled and concatenated), a user's own embeddings, any HEAR-API module (``evaluation.hear``).
+BASELINES: tuple[str, ...] = ("mfcc", "rand", "choi", "external", "hear")
 
 
 def check_baselines(names: Sequence[str], *, key: str = "evaluation.baselines", hint: str = "") -> list[str]:
@@ -156,19 +193,22 @@ def check_baselines(names: Sequence[str], *, key: str = "evaluation.baselines", 
 
 def baseline_representation(name: str, *, settings: EvaluationSettings, module=None,
                             device: str = "cpu") -> Representation:
-    """The baseline ``name`` of :data:`BASELINES` as a representation. ``rand`` needs the trained
-    ``module`` (its architecture and band statistics), ``external`` ``settings.external_dir``,
-    ``hear`` ``settings.hear`` (:mod:`mtl_music.evaluation.hear_baseline`)."""
+    """The baseline ``name`` of :data:`BASELINES` as a representation. ``rand`` and ``choi`` need
+    the trained ``module`` (its architecture, weights for ``choi``, band statistics), ``external``
+    ``settings.external_dir``, ``hear`` ``settings.hear`` (:mod:`mtl_music.evaluation.hear_baseline`)."""
     from mtl_music.models.digest import module_digest
 
     check_baselines([name])
+    if name in ("rand", "choi") and module is None:
+        raise ConfigError(f"the {name} baseline takes its {'architecture' if name == 'rand' else 'network'} from a "
+                          "checkpoint: pass ckpt=<run dir or .ckpt>")
     if name == "rand":
-        if module is None:
-            raise ConfigError("the rand baseline takes its architecture from a checkpoint: pass ckpt=<run dir or .ckpt>")
         rand = rand_module(module, seed=settings.seed).to(device)
         rep = network_representation(rand, run="rand", digest="rand-" + module_digest(rand), device=device,
                                      num_workers=settings.num_workers, batch_slices=settings.batch_slices)
         return dataclasses.replace(rep, strategy="rand", sources=())  # a baseline row, like MFCC's
+    if name == "choi":
+        return choi_representation(module, settings=settings, device=device)
     if name == "mfcc":
         return mfcc_representation(num_workers=settings.num_workers)
     if name == "hear":
@@ -178,6 +218,38 @@ def baseline_representation(name: str, *, settings: EvaluationSettings, module=N
     if not settings.external_dir:
         raise ConfigError("the external baseline needs evaluation.external_dir=<folder of <track_id>.npy files>")
     return external_representation(settings.external_dir)
+
+
+def baseline_representations(name: str, *, settings: EvaluationSettings, module=None,
+                             device: str = "cpu") -> list[Representation]:
+    """:func:`baseline_representation`, with ``rand`` split into the layers ``settings.layers``
+    selects, like the trained network (:func:`network_representations`)."""
+    if name != "rand" or settings.layers is None:
+        return [baseline_representation(name, settings=settings, module=module, device=device)]
+    from mtl_music.models.digest import module_digest
+
+    rand = rand_module(module, seed=settings.seed).to(device)
+    return [dataclasses.replace(rep, strategy="rand", sources=())
+            for rep in network_representations(rand, run="rand", digest="rand-" + module_digest(rand),
+                                               settings=settings, device=device)]
+
+
+def choi_representation(module, *, settings: EvaluationSettings, device: str = "cpu") -> Representation:
+    """The Choi baseline: every conv block of ``module``'s network (all blocks but fc_feature)
+    pooled per slice and concatenated (``run=choi``), or of the same network untrained
+    (``evaluation.choi.weights=rand``: ``run=choi-rand``, the weights of the rand baseline)."""
+    from mtl_music.evaluation.layers import NetworkFeatures, conv_layer_names
+    from mtl_music.models.digest import module_digest
+
+    if settings.choi_weights == "rand":
+        network, run = rand_module(module, seed=settings.seed), "choi-rand"
+        digest = "rand-" + module_digest(network)
+    else:
+        network, run, digest = module, "choi", module_digest(module)
+    names = conv_layer_names(network)
+    store = NetworkFeatures(network, digest=digest, layers=names, num_workers=settings.num_workers,
+                            batch_slices=settings.batch_slices, device=device)
+    return _layers_representation(store, names, run=run, strategy="choi", sources=(), layer="")
 
 
 def evaluate_all(representations: Sequence[Representation], targets: Mapping[str, Any], *, data_root: Path,

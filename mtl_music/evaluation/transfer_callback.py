@@ -20,22 +20,22 @@ log = logging.getLogger(__name__)
 def evaluate_module(module, *, targets: Mapping[str, Any], data_root: Path, run: str,
                     settings: EvaluationSettings, baselines: Sequence[str] | None = None,
                     include_module: bool = True) -> ResultsTable:
-    """The module's representation and the baselines (``settings.baselines`` unless ``baselines``
-    is given; :data:`~mtl_music.evaluation.transfer.BASELINES`) on every target, as one table; a
-    failing target is logged and skipped (see ``evaluate_all``)."""
-    from mtl_music.evaluation.transfer import baseline_representation, check_baselines, evaluate_all, \
-        network_representation
+    """The module's representation (or its layers, ``settings.layers``) and the baselines
+    (``settings.baselines`` unless ``baselines`` is given;
+    :data:`~mtl_music.evaluation.transfer.BASELINES`) on every target, as one table; a failing
+    target is logged and skipped (see ``evaluate_all``)."""
+    from mtl_music.evaluation.transfer import baseline_representations, check_baselines, evaluate_all, \
+        network_representations
     from mtl_music.models.digest import module_digest
 
     baselines = check_baselines(settings.baselines if baselines is None else baselines)
     device = str(module.device)
     representations = []
     if include_module:
-        representations.append(network_representation(module, run=run, digest=module_digest(module), device=device,
-                                                      num_workers=settings.num_workers,
-                                                      batch_slices=settings.batch_slices))
-    representations += [baseline_representation(name, module=module, settings=settings, device=device)
-                        for name in baselines]
+        representations += network_representations(module, run=run, digest=module_digest(module), settings=settings,
+                                                   device=device)
+    for name in baselines:
+        representations += baseline_representations(name, module=module, settings=settings, device=device)
     return evaluate_all(representations, targets, data_root=data_root, settings=settings)
 
 

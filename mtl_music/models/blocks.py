@@ -25,6 +25,9 @@ from torch import nn
 #: Table 3 layer names, in order: the slots ``arch.shared_blocks`` counts.
 TABLE3_SLOTS: tuple[str, ...] = ("conv1", "conv2", "conv3", "conv4", "conv5", "conv61", "conv62", "fc_feature")
 
+#: The name of the representation layer (the trunk's last block, built by ``heads.feature_block_spec``).
+FC_FEATURE = "fc_feature"
+
 #: The name of the per-source output layer (what ``branch_at`` names when everything else is shared).
 FC_OUTPUT = "fc_output"
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from mtl_music.models.blocks import BlockSpec
+from mtl_music.models.blocks import FC_FEATURE, BlockSpec
 
 
 class FeatureBlock(nn.Module):
@@ -32,8 +32,8 @@ class FeatureBlock(nn.Module):
 def feature_block_spec(*, in_channels: int, dim: int, dropout: float) -> BlockSpec:
     """The :class:`BlockSpec` of the fc-feature slot (global average pool included)."""
     return BlockSpec(
-        name="fc_feature",
-        slots=("fc_feature",),
+        name=FC_FEATURE,
+        slots=(FC_FEATURE,),
         build=lambda: FeatureBlock(in_channels=in_channels, dim=dim, dropout=dropout),
         output_shape=lambda shape: (dim,),
         out_channels=dim,

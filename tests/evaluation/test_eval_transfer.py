@@ -192,7 +192,7 @@ def test_evaluate_errors_name_the_fix(region_root, tmp_path):
         evaluate.run(compose("evaluate", base))
     with pytest.raises(DataError, match="no such file"):
         evaluate.run(compose("evaluate", [*base, f"ckpt={tmp_path / 'nope.ckpt'}"]))
-    with pytest.raises(ConfigError, match="mfcc, rand, external or hear"):
+    with pytest.raises(ConfigError, match="mfcc, rand, choi, external or hear"):
         evaluate.run(compose("evaluate", [*base, "baseline=pca"]))
 
 
