@@ -72,7 +72,7 @@ def run_ours(cache, names, arch_name, *, num_workers):
 
     from mtl_music.config import compose
     from mtl_music.data import RandomCrops
-    from mtl_music.train import resolve_precision
+    from mtl_music.training.trainer import resolve_precision
     from mtl_music.training import MultiSourceDataModule, MultiSourceModule
 
     cfg = compose("train", [f"arch={arch_name}"])
