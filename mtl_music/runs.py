@@ -6,7 +6,8 @@ A training run directory (``python -m mtl_music.train``; ``paths.output_dir``) h
     .hydra/                     Hydra's own record of the command line
     checkpoints/last.ckpt       the state after the latest epoch (resume with ckpt=last)
     checkpoints/best.ckpt       the lowest validation loss
-    summary.json                sources, metrics, epochs, steps, representation size, seconds
+    summary.json                sources, metrics, epochs, steps, representation size, seconds,
+                                throughput (crops/s, share between steps; training.throughput)
     transfer.csv                transfer results (TransferEvaluation callback, or mtl_music.evaluate)
     csv/ | tensorboard/ | wandb/   the logger's files
     SKIPPED.txt | FAILED.txt    a sweep job that could not be trained, and why

@@ -41,10 +41,11 @@ def validate(cfg: DictConfig) -> list[str]:
     """Checks everything that can be checked before any data is touched; returns the sources."""
     from mtl_music.models import build_network
     from mtl_music.sources.selection import selected_source_names
-    from mtl_music.training.trainer import check_placement
+    from mtl_music.training.trainer import check_placement, fold_steps
 
     names = selected_source_names(cfg)
     check_placement(cfg)
+    fold_steps(cfg)
     try:  # the builder checks the strategy against the number of sources (ss_r takes one, ...)
         build_network(
             arch=cfg.arch, trunk=cfg.trunk, sources={n: int(cfg.source[n].get("k", 50)) for n in names},
@@ -112,7 +113,7 @@ def run(cfg: DictConfig) -> TrainResult:
     from mtl_music.sources.selection import load_selected_sources
     from mtl_music.training import MultiSourceDataModule, MultiSourceModule
     from mtl_music.training.data import align_sources, source_sizes
-    from mtl_music.training.trainer import apply_run_keys, build_trainer, is_rank_zero
+    from mtl_music.training.trainer import apply_run_keys, build_trainer, fold_steps, is_rank_zero
 
     from mtl_music.training.trainer import is_multirun
 
@@ -149,7 +150,7 @@ def run(cfg: DictConfig) -> TrainResult:
         batch_size=int(cfg.data.batch_size), seed=int(cfg.seed), sampling=str(cfg.training.sampling),
         num_workers=int(cfg.data.num_workers), val_batches_per_source=int(cfg.validation.batches_per_source),
         limit_train_steps=cfg.get("limit_train_steps"), placement=str(cfg.data.get("placement", "loader")),
-        device_memory_share=float(cfg.data.get("device_memory_share", 0.8)),
+        device_memory_share=float(cfg.data.get("device_memory_share", 0.8)), fold_steps=fold_steps(cfg),
     )
     module = MultiSourceModule(
         arch=OmegaConf.to_container(cfg.arch, resolve=True),
@@ -163,6 +164,7 @@ def run(cfg: DictConfig) -> TrainResult:
         data_name=str(cfg.data.name),
         source_categories={n: str(cfg.source[n].get("category", "")) for n in names},
         seed=int(cfg.seed),
+        fold_steps=fold_steps(cfg),
     )
     module.set_band_statistics(cache.mean, cache.std)
     module.set_source_vocabularies(vocabularies)
@@ -184,7 +186,8 @@ def run(cfg: DictConfig) -> TrainResult:
     if trainer.global_rank == 0:
         summary = {**asdict(result), "arch": str(cfg.arch.name), "data": str(cfg.data.name),
                    "epochs": int(cfg.epochs), "global_step": int(trainer.global_step),
-                   "representation_dim": int(module.network.representation_dim)}
+                   "representation_dim": int(module.network.representation_dim),
+                   "throughput": built.throughput.figures()}
         (run_dir / runs.SUMMARY_FILE).write_text(json.dumps(summary, indent=1))
     return result
 

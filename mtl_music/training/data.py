@@ -176,16 +176,28 @@ class TrainSteps(Dataset):
     def __len__(self) -> int:  # one epoch; the sampler supplies global step numbers
         return self.steps_per_epoch
 
-    def __getitem__(self, global_step: int) -> dict:
+    def __getitem__(self, index: int | range) -> dict | list[dict]:
+        """Global step ``index``'s batch; for a ``range`` of consecutive global steps (a fold,
+        ``trainer.fold_steps``), the list of their batches."""
+        if isinstance(index, range):
+            return [self.batch(g) for g in index]
+        return self.batch(int(index))
+
+    def batch(self, global_step: int, *, rank: int | None = None, crops=None) -> dict:
+        """The batch of ``global_step`` on ``rank`` (default: this dataset's own), its crops cut by
+        ``crops`` (default: this dataset's own; :class:`~mtl_music.training.device_data.CropRequests`
+        records them instead, so that a whole fold, or every rank's batch, is cut in one gather)."""
+        rank = self.rank if rank is None else int(rank)
+        crops = self.crops if crops is None else crops
         epoch, step = divmod(int(global_step), self.steps_per_epoch)
-        rng = step_rng(seed=self.seed, epoch=epoch, step=step, rank=self.rank)
+        rng = step_rng(seed=self.seed, epoch=epoch, step=step, rank=rank)
         if self.sampling == "joint":
-            return self._joint_batch(epoch, step, rng)
+            return self._joint_batch(epoch, step, rng, rank=rank, crops=crops)
         plan = self.schedule.plan(epoch)
         source = self.sources[int(plan.sources[step])]
         if source.is_self:
             left, right, same = _pairs(source.train, self.batch_size, rng)
-            x, x_right = cut_crops(self.crops, [left, right], rng)
+            x, x_right = cut_crops(crops, [left, right], rng)
             return {
                 "source": source.name,
                 "x": x,
@@ -194,23 +206,23 @@ class TrainSteps(Dataset):
             }
         pos = batch_positions(
             n_items=len(source.train), batch_size=self.batch_size, occurrence=int(plan.occurrence[step]),
-            rank=self.rank, world_size=self.world_size, seed=self.seed, epoch=epoch, key=int(plan.sources[step]),
+            rank=rank, world_size=self.world_size, seed=self.seed, epoch=epoch, key=int(plan.sources[step]),
         )
         return {
             "source": source.name,
-            "x": self.crops(source.train[pos], generator=rng),
+            "x": crops(source.train[pos], generator=rng),
             "z": torch.from_numpy(source.train_z[pos]),
         }
 
-    def _joint_batch(self, epoch: int, step: int, rng: np.random.Generator) -> dict:
+    def _joint_batch(self, epoch: int, step: int, rng: np.random.Generator, *, rank: int, crops) -> dict:
         pos = batch_positions(
             n_items=len(self.joint_pool), batch_size=self.batch_size, occurrence=step,
-            rank=self.rank, world_size=self.world_size, seed=self.seed, epoch=epoch, key=1_000_000,
+            rank=rank, world_size=self.world_size, seed=self.seed, epoch=epoch, key=1_000_000,
         )
         tracks = self.joint_pool[pos]
         batch = {
             "source": JOINT,
-            "x": self.crops(tracks, generator=rng),
+            "x": crops(tracks, generator=rng),
             "z": {name: torch.from_numpy(z[pos]) for name, z in self.joint_z.items()},
         }
         if any(s.is_self for s in self.sources):
@@ -220,35 +232,50 @@ class TrainSteps(Dataset):
             other = (np.arange(self.batch_size) + 1 + rng.integers(0, self.batch_size - 1, self.batch_size)) % self.batch_size
             right = np.where(np.arange(self.batch_size) < half, tracks, tracks[other])
             same = (np.arange(self.batch_size) < half) | (right == tracks)
-            batch["x_right"] = self.crops(right, generator=rng)
+            batch["x_right"] = crops(right, generator=rng)
             batch["same"] = torch.as_tensor(same, dtype=torch.int64)
         return batch
 
 
-class EpochSteps(Sampler[int]):
-    """Yields the global step numbers of the current epoch, in order, on every rank.
+class EpochSteps(Sampler):
+    """Yields the global step numbers of the current epoch, in order, on every rank; with
+    ``fold > 1``, ranges of up to ``fold`` consecutive steps (the last one of an epoch may be
+    shorter), each one item of the loader and one ``training_step`` (``trainer.fold_steps``).
 
     Lightning calls :meth:`set_epoch` before each epoch (also under DDP, where this
     sampler deliberately replaces the DistributedSampler: ranks split each batch, not
     the steps).
     """
 
-    def __init__(self, steps_per_epoch: int, *, limit: int | None = None) -> None:
+    def __init__(self, steps_per_epoch: int, *, limit: int | None = None, fold: int = 1) -> None:
+        if int(fold) < 1:
+            raise ConfigError(f"trainer.fold_steps={fold} must be a positive number of steps per training_step")
         self.steps_per_epoch = steps_per_epoch
         self.limit = limit
+        self.fold = int(fold)
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
-    def __len__(self) -> int:
+    @property
+    def steps(self) -> int:
+        """Steps of one epoch (``limit_train_steps`` applied)."""
         return self.steps_per_epoch if self.limit is None else min(self.limit, self.steps_per_epoch)
+
+    def __len__(self) -> int:
+        return -(-self.steps // self.fold)
 
     def __iter__(self):
         # A generator, so the epoch is read when iteration really starts: on resume Lightning
         # creates the iterator before it calls set_epoch.
         first = self.epoch * self.steps_per_epoch
-        yield from range(first, first + len(self))
+        end = first + self.steps
+        if self.fold == 1:
+            yield from range(first, end)
+        else:
+            for start in range(first, end, self.fold):
+                yield range(start, min(start + self.fold, end))
 
 
 class ValidationBatches(Dataset):
@@ -272,20 +299,21 @@ class ValidationBatches(Dataset):
         return len(self.items)
 
     def __getitem__(self, i: int) -> dict:
+        return self.batch(i)
+
+    def batch(self, i: int, *, crops=None) -> dict:
+        """Validation batch ``i``, its crops cut by ``crops`` (default: this dataset's own)."""
+        crops = self.crops if crops is None else crops
         source, pos = self.items[i]
         rng = step_rng(seed=self.seed, epoch=0, step=i, stream=7)
         if source.is_self:
             n = len(pos) - len(pos) % 2
             left, right, same = _pairs(source.valid, n, rng)
-            return {
-                "source": source.name,
-                "x": self.crops(left, generator=rng),
-                "x_right": self.crops(right, generator=rng),
-                "same": torch.as_tensor(same, dtype=torch.int64),
-            }
+            x, x_right = cut_crops(crops, [left, right], rng)
+            return {"source": source.name, "x": x, "x_right": x_right, "same": torch.as_tensor(same, dtype=torch.int64)}
         return {
             "source": source.name,
-            "x": self.crops(source.valid[pos], generator=rng),
+            "x": crops(source.valid[pos], generator=rng),
             "z": torch.from_numpy(source.valid_z[pos]),
         }
 

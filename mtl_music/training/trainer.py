@@ -24,9 +24,9 @@ log = logging.getLogger(__name__)
 
 DDP_STRATEGIES = ("ddp", "ddp_spawn", "ddp_notebook", "ddp_fork")
 #: Keys of the trainer group that the run reads itself (not Trainer arguments): ``compile``
-#: (false, true or a torch.compile mode such as reduce-overhead) and ``float32_matmul_precision``
-#: (highest, high = TF32 on GPUs, medium).
-RUN_KEYS = ("compile", "float32_matmul_precision")
+#: (false, true or a torch.compile mode such as reduce-overhead), ``float32_matmul_precision``
+#: (highest, high = TF32 on GPUs, medium) and ``fold_steps`` (steps per ``training_step``).
+RUN_KEYS = ("compile", "float32_matmul_precision", "fold_steps")
 #: Trainer arguments the run sets itself; a config key of the same name would be overridden.
 DECIDED_BY_THE_RUN = ("callbacks", "logger", "default_root_dir", "use_distributed_sampler",
                       "num_sanity_val_steps", "enable_model_summary")
@@ -36,6 +36,7 @@ DECIDED_BY_THE_RUN = ("callbacks", "logger", "default_root_dir", "use_distribute
 class BuiltTrainer:
     trainer: object
     best: object  # the best-validation-loss ModelCheckpoint (its best_model_path after fit)
+    throughput: object  # the Throughput callback (its figures() after fit)
 
 
 #: Where a process learns its rank before Lightning has set up: Lightning's own DDP launch
@@ -116,6 +117,32 @@ def compile_mode(value) -> str | None:
     return str(value)
 
 
+def fold_steps(cfg: DictConfig) -> int:
+    """``trainer.fold_steps``: consecutive steps trained in one ``training_step`` (manual
+    optimisation, one device per run). Checked against what manual optimisation cannot do."""
+    value = cfg.trainer.get("fold_steps", 1)
+    try:
+        fold = int(1 if value is None else value)
+    except (TypeError, ValueError):
+        fold = 0
+    if fold < 1:
+        raise ConfigError(f"trainer.fold_steps={value!r} must be a positive number of steps per training_step "
+                          "(1: Lightning's own loop)")
+    if fold == 1:
+        return 1
+    devices = cfg.trainer.get("devices", 1)
+    if (str(cfg.trainer.get("strategy")) in DDP_STRATEGIES or int(cfg.trainer.get("num_nodes", 1) or 1) > 1
+            or (isinstance(devices, int) and devices not in (0, 1)) or launched_per_rank()):
+        raise ConfigError(f"trainer.fold_steps={fold} trains several steps per training_step, which DDP cannot "
+                          "synchronise: use trainer.fold_steps=1 with DDP, or one device per run (trainer=gpu) "
+                          "and several runs per GPU")
+    for key, off in (("gradient_clip_val", (None, 0, 0.0)), ("accumulate_grad_batches", (None, 1))):
+        if cfg.trainer.get(key) not in off:
+            raise ConfigError(f"trainer.{key}={cfg.trainer.get(key)} needs Lightning's automatic optimisation, and "
+                              f"trainer.fold_steps={fold} uses manual optimisation: set trainer.fold_steps=1")
+    return fold
+
+
 def apply_run_keys(cfg: DictConfig, module) -> None:
     """What ``trainer.compile`` and ``trainer.float32_matmul_precision`` ask of this process and module."""
     import torch
@@ -182,6 +209,7 @@ def build_trainer(cfg: DictConfig, *, run_dir: Path, run_name: str, tags: list[s
 
     from mtl_music.training.loggers import build_logger
     from mtl_music.training.rank_check import RankConsistencyCheck
+    from mtl_music.training.throughput import Throughput
 
     _check_trainer_keys(cfg)
     folder = checkpoint_dir(run_dir)
@@ -198,6 +226,7 @@ def build_trainer(cfg: DictConfig, *, run_dir: Path, run_name: str, tags: list[s
     group = run_dir.parent.name if is_multirun() else run_dir.name
     logger = build_logger(cfg, run_dir=run_dir, run_name=run_name, group=group, tags=tags)
     accelerator = str(cfg.trainer.accelerator)
+    throughput = Throughput()
     arguments = {k: v for k, v in OmegaConf.to_container(cfg.trainer, resolve=True).items() if k not in RUN_KEYS}
     trainer = instantiate(
         arguments,
@@ -205,15 +234,16 @@ def build_trainer(cfg: DictConfig, *, run_dir: Path, run_name: str, tags: list[s
         precision=resolve_precision(cfg.trainer.precision, accelerator),
         sync_batchnorm=_sync_batchnorm(cfg.trainer.sync_batchnorm, accelerator),
         logger=logger,
-        callbacks=[best, last, RichProgressBar(leave=True), RankConsistencyCheck(run_dir),
+        callbacks=[best, last, RichProgressBar(leave=True), RankConsistencyCheck(run_dir), throughput,
                    *_transfer_callbacks(cfg, run_dir)],
         use_distributed_sampler=False,  # ranks share the step plan and split each batch
         default_root_dir=str(run_dir),
         num_sanity_val_steps=0,
         enable_model_summary=False,
     )
-    return BuiltTrainer(trainer=trainer, best=best)
+    return BuiltTrainer(trainer=trainer, best=best, throughput=throughput)
 
 
-__all__ = ["BuiltTrainer", "RUN_KEYS", "apply_run_keys", "build_trainer", "compile_mode", "check_placement", "is_multirun", "is_rank_zero", "launched_per_rank",
-           "resolve_precision", "warn_unshared_run_dir"]
+__all__ = ["BuiltTrainer", "RUN_KEYS", "apply_run_keys", "build_trainer", "check_placement", "compile_mode",
+           "fold_steps", "is_multirun", "is_rank_zero", "launched_per_rank", "resolve_precision",
+           "warn_unshared_run_dir"]

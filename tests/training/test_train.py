@@ -43,6 +43,10 @@ def test_train_writes_a_complete_run_directory(tiny_root, tmp_path):
     assert summary["arch"] == "ms_cr@4"
     assert set(summary["sources"]) == {"tag", "bpm"}
     assert summary["representation_dim"] == 512
+    # 8 steps of 8 crops; the first 4 (at most half) are warm-up: 4 timed.
+    speed = summary["throughput"]
+    assert speed["warmup_batches"] == 4 and speed["samples"] == 32 and speed["samples_per_s"] > 0 and 0 <= speed["between_share"] < 1
+    assert speed["window"][0] <= speed["window"][1]
     assert "val/tag_loss" in result.metrics and "val/bpm_loss" in result.metrics
     metrics_csv = (run_dir / "csv" / "version_0" / "metrics.csv").read_text()
     assert "val/loss" in metrics_csv and "train/loss" in metrics_csv
