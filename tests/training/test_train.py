@@ -50,6 +50,8 @@ def test_train_writes_a_complete_run_directory(tiny_root, tmp_path):
     assert "val/tag_loss" in result.metrics and "val/bpm_loss" in result.metrics
     metrics_csv = (run_dir / "csv" / "version_0" / "metrics.csv").read_text()
     assert "val/loss" in metrics_csv and "train/loss" in metrics_csv
+    assert "train/tag_loss" in metrics_csv and "train/bpm_loss" in metrics_csv  # per source, once an epoch
+    assert result.metrics["train/tag_loss"] > 0
     ckpt = torch.load(run_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
     assert ckpt["hyper_parameters"]["sources"] == {"tag": 3, "bpm": 3}
     assert torch.count_nonzero(ckpt["state_dict"]["band_std"] != 1) > 0  # the train statistics are stored
