@@ -74,6 +74,7 @@ def run_ours(cache, names, arch_name, *, num_workers):
     from mtl_music.data import RandomCrops
     from mtl_music.training.trainer import resolve_precision
     from mtl_music.training import MultiSourceDataModule, MultiSourceModule
+    from mtl_music.training.throughput import Throughput
 
     cfg = compose("train", [f"arch={arch_name}"])
     sources = make_sources(cache, names)
@@ -83,26 +84,14 @@ def run_ours(cache, names, arch_name, *, num_workers):
                                frontend={"n_mels": 128}, optim={"lr": 2.5e-4, "weight_decay": 1e-6},
                                channels_last=True)
 
-    class Timer(pl.Callback):
-        def __init__(self):
-            self.starts, self.ends = [], []
-
-        def on_train_batch_start(self, *a):
-            self.starts.append(time.perf_counter())
-
-        def on_train_batch_end(self, *a):
-            self.ends.append(time.perf_counter())
-
-    timer = Timer()
+    timer = Throughput(warmup=WARMUP)  # the run's own timer (summary.json's throughput)
     trainer = pl.Trainer(max_epochs=1, accelerator="cpu", devices=1, precision=resolve_precision("auto", "cpu"),
                          logger=False, enable_checkpointing=False, enable_progress_bar=False,
                          enable_model_summary=False, limit_val_batches=0, num_sanity_val_steps=0,
                          use_distributed_sampler=False, callbacks=[timer])
     trainer.fit(module, datamodule=dm)
-    starts, ends = np.array(timer.starts[WARMUP:]), np.array(timer.ends[WARMUP:])
-    wall = ends[-1] - timer.ends[WARMUP - 1]
-    compute = np.sum(ends - starts)
-    return BATCH * len(ends) / wall, 1.0 - compute / wall
+    figures = timer.figures()
+    return figures["samples_per_s"], figures["between_share"]
 
 
 def run_bare(cache, names, arch_name, *, channels_last, bf16):
