@@ -145,12 +145,13 @@ def run(cfg: DictConfig) -> TrainResult:
     if torch.get_num_threads() != threads:
         torch.set_num_threads(threads)
     pl.seed_everything(int(cfg.seed), workers=True, verbose=False)
+    fold = fold_steps(cfg)
     datamodule = MultiSourceDataModule(
         crops=RandomCrops(cache, crop_frames=int(cfg.data.crop_frames), standardize=True), sources=sources,
         batch_size=int(cfg.data.batch_size), seed=int(cfg.seed), sampling=str(cfg.training.sampling),
         num_workers=int(cfg.data.num_workers), val_batches_per_source=int(cfg.validation.batches_per_source),
         limit_train_steps=cfg.get("limit_train_steps"), placement=str(cfg.data.get("placement", "loader")),
-        device_memory_share=float(cfg.data.get("device_memory_share", 0.8)), fold_steps=fold_steps(cfg),
+        device_memory_share=float(cfg.data.get("device_memory_share", 0.8)), fold_steps=fold,
     )
     module = MultiSourceModule(
         arch=OmegaConf.to_container(cfg.arch, resolve=True),
@@ -164,7 +165,7 @@ def run(cfg: DictConfig) -> TrainResult:
         data_name=str(cfg.data.name),
         source_categories={n: str(cfg.source[n].get("category", "")) for n in names},
         seed=int(cfg.seed),
-        fold_steps=fold_steps(cfg),
+        fold_steps=fold,
     )
     module.set_band_statistics(cache.mean, cache.std)
     module.set_source_vocabularies(vocabularies)

@@ -23,9 +23,9 @@ class MultiSourceDataModule(pl.LightningDataModule):
     takes its own slice of each batch.
 
     ``placement`` (``data.placement``): ``loader`` reads crops from the memory-mapped cache in
-    DataLoader workers; ``device``/``shard``/``host``/``auto`` load the cache once (onto the
-    trainer's device, a 1/world share of it per DDP rank, or into pinned host memory) and cut
-    each batch there with no worker (:mod:`mtl_music.training.device_data`) — the same batches
+    DataLoader workers; ``device``/``shard``/``host``/``auto`` hold the cache in the training
+    process (loaded once onto the trainer's device, a 1/world share of it per DDP rank, or the
+    shared memory map, gathered into pinned memory) and cut each batch there with no worker (:mod:`mtl_music.training.device_data`) — the same batches
     for the same seed.
 
     ``fold_steps`` (``trainer.fold_steps``): each loader item is a list of that many consecutive

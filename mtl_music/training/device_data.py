@@ -103,7 +103,7 @@ class DeviceCrops:
 
     Args:
         data: ``(rows, 2, n_mels)`` float16 tensor, every track a contiguous range of rows (a
-            :class:`~mtl_music.data.MelCache`'s layout), kept where it is (device or pinned host);
+            :class:`~mtl_music.data.MelCache`'s layout), kept where it is;
             under sharding only this rank's rows ``[row0, row0 + rows)``; a CPU tensor over the
             cache's memory map for ``host``.
         offsets, n_frames: ``(n_tracks,)`` int64, each track's first row (in the whole cache) and length.
@@ -315,16 +315,17 @@ def cut_together(crops: DeviceCrops, build: Callable[[CropRequests, int], list[d
     sharding: every rank's requests recorded, one exchange)."""
     own = CropRequests(crops)
     batches = build(own, rank)
-    if crops.sharded:
+    if not crops.sharded:
+        cut = crops.cut(own.tracks, own.starts)
+    else:
         requests = []
         for r in range(world_size):
-            other = own if r == rank else CropRequests(crops)
-            if r != rank:
-                build(other, r)
-            requests.append((other.tracks, other.starts))
+            recorded = own
+            if r != rank:  # another rank's batches: recorded for their crops, then dropped
+                recorded = CropRequests(crops)
+                build(recorded, r)
+            requests.append((recorded.tracks, recorded.starts))
         cut = crops.exchange(requests)
-    else:
-        cut = crops.cut(own.tracks, own.starts)
     return [own.fill(batch, cut) for batch in batches]
 
 

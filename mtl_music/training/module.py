@@ -174,16 +174,15 @@ class MultiSourceModule(pl.LightningModule):
         losses = self._losses(batch)
         self._active = set(losses)
         total = sum(self.weighting(s, loss) for s, loss in losses.items())
-        n = batch["x"].shape[0]
-        self._log_losses({s: loss.detach() for s, loss in losses.items()}, {s: n for s in losses}, total.detach(), n)
+        self._add_source_losses(losses, batch["x"].shape[0])
+        self.log("train/loss", total.detach(), on_step=True, on_epoch=True, prog_bar=True,
+                 batch_size=batch["x"].shape[0])
         return total
 
     def _train_fold(self, batches: list[dict]) -> None:
         """Consecutive steps, each as the automatic path runs it: forward, zero_grad, backward,
         :meth:`on_before_optimizer_step` (called by Lightning's optimiser step), Adam step."""
         optimizer = self.optimizers()
-        sums: dict[str, torch.Tensor] = {}
-        counts: dict[str, int] = {}
         totals, n_total = [], 0
         for batch in batches:
             losses = self._losses(batch)
@@ -195,22 +194,20 @@ class MultiSourceModule(pl.LightningModule):
                 self.manual_backward(total)
                 optimizer.step()
             n = batch["x"].shape[0]
-            for s, loss in losses.items():
-                sums[s] = sums.get(s, 0) + loss.detach() * n
-                counts[s] = counts.get(s, 0) + n
+            self._add_source_losses(losses, n)
             totals.append(total.detach() * n)
             n_total += n
-        self._log_losses({s: sums[s] / counts[s] for s in sums}, counts, torch.stack(totals).sum() / n_total, n_total)
+        # One log call per fold: each ``self.log`` costs Lightning ~1-3 ms of host time, a GPU step's worth.
+        self.log("train/loss", torch.stack(totals).sum() / n_total, on_step=True, on_epoch=True, prog_bar=True,
+                 batch_size=n_total)
         return None
 
-    def _log_losses(self, losses: dict, counts: dict, total: torch.Tensor, n: int) -> None:
-        """The total training loss per step (or fold) and its epoch mean; each source's loss is summed
-        on the device and logged once an epoch (:meth:`on_train_epoch_end`), since every
-        ``self.log`` call costs Lightning ~1-3 ms of host time, a GPU step's worth."""
+    def _add_source_losses(self, losses: dict[str, torch.Tensor], n: int) -> None:
+        """Sums each source's loss over the epoch's crops on the device; logged once an epoch
+        (:meth:`on_train_epoch_end`) rather than each step, for the cost of ``self.log``."""
         for s, loss in losses.items():
-            self._source_loss_sums[s] = self._source_loss_sums.get(s, 0) + loss * counts[s]
-            self._source_loss_counts[s] = self._source_loss_counts.get(s, 0) + counts[s]
-        self.log("train/loss", total, on_step=True, on_epoch=True, prog_bar=True, batch_size=n)
+            self._source_loss_sums[s] = self._source_loss_sums.get(s, 0) + loss.detach() * n
+            self._source_loss_counts[s] = self._source_loss_counts.get(s, 0) + n
 
     def on_train_epoch_end(self) -> None:
         # Crop-weighted means over the epoch's steps of each source: train/<source>_loss.
